@@ -1,0 +1,54 @@
+"""Logging for an operator: one line per event, and no secret in any line."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_URL_SECRET = re.compile(r"(/amp/executions/[\w-]+/)[\w-]{20,}(/)")
+
+
+class Redact(logging.Filter):
+    """Replaces every known secret, and the secret part of the bot's webhook URLs."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = [secret for secret in secrets if len(secret) >= 6]
+
+    def add(self, secret: str) -> None:
+        if len(secret) >= 6:
+            self._secrets.append(secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message, self._secrets)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self._secrets)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each secret replaced by `[redacted]`."""
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return _URL_SECRET.sub(r"\1[redacted]\2", text)
+
+
+def configure(level: str, secrets: Iterable[str]) -> Redact:
+    """Log plain lines to stderr at `level`, through the redacting filter."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    redacting = Redact(secrets)
+    handler.addFilter(redacting)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    return redacting

@@ -1,0 +1,123 @@
+"""The bot's settings, read from the environment and a `.env` file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_URL = re.compile(r"^https?://[^\s/]+")
+
+
+class SettingsError(Exception):
+    """One or more settings are missing or malformed; the message names each of them."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot needs to reach Slack and AMP and to serve its own routes."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # Slack
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr
+    slack_api_url: str = "https://slack.com/api/"
+    slack_review_channel: str
+
+    # CrewAI AMP
+    crewai_url: str
+    crewai_token: SecretStr
+    crewai_timeout: float = Field(default=30.0, gt=0)
+
+    # The bot itself
+    bot_public_url: str
+    bot_api_token: SecretStr
+    bot_webhook_token: SecretStr | None = None
+    bot_database: Path = Path("crew-review.db")
+    bot_host: str = "0.0.0.0"
+    bot_port: int = Field(default=3000, ge=1, le=65535)
+    bot_resume_deadline: float = Field(default=3600.0, gt=0)
+    bot_slack_deadline: float = Field(default=86400.0, gt=0)
+    bot_retry_base: float = Field(default=1.0, gt=0)
+    bot_retry_cap: float = Field(default=60.0, gt=0)
+    bot_log_level: str = "INFO"
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_signing_secret", "crewai_token", "bot_api_token")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("bot_webhook_token")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("slack_review_channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if not _CHANNEL_ID.match(value):
+            raise ValueError("must be a channel ID such as C0123456789, not a channel name")
+        return value
+
+    @field_validator("slack_api_url", "crewai_url", "bot_public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not _URL.match(value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("crewai_url", "bot_public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("bot_log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    def secrets(self) -> list[str]:
+        """The secret values, for redaction and for tests that prove they never leak."""
+        values = [self.slack_bot_token, self.slack_signing_secret, self.crewai_token]
+        values.append(self.bot_api_token)
+        if self.bot_webhook_token is not None:
+            values.append(self.bot_webhook_token)
+        return [value.get_secret_value() for value in values]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, raising `SettingsError` with one line naming every bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            if error["type"] == "missing":
+                problems.append(f"{name} is not set")
+            else:
+                message = str(error["msg"]).removeprefix("Value error, ")
+                problems.append(f"{name} {message}")
+        raise SettingsError("; ".join(problems)) from None

@@ -1,0 +1,774 @@
+"""The durable store: one SQLite file in WAL mode, with a schema version and migrations.
+
+Every change of a review, with the outbox jobs it causes, is one transaction; transactions are
+serialised by one lock, so a conditional update (`... WHERE state = 'pending'`) decides races.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot import states
+from bot.records import Decision, Execution, Job, Review, WebhookUrls, dumps
+from bot.states import DecisionKind, Delivery, ReviewState
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS: Sequence[str] = (
+    """
+    CREATE TABLE executions (
+        ref TEXT PRIMARY KEY,
+        execution_id TEXT UNIQUE,
+        channel TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        url_secret TEXT NOT NULL,
+        task_webhook_url TEXT,
+        step_webhook_url TEXT,
+        crew_webhook_url TEXT,
+        source TEXT NOT NULL,
+        state TEXT NOT NULL,
+        crew_name TEXT,
+        started_by TEXT,
+        inputs TEXT NOT NULL DEFAULT '{}',
+        thread_ts TEXT,
+        result TEXT,
+        created_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE TABLE reviews (
+        id TEXT PRIMARY KEY,
+        execution_ref TEXT NOT NULL REFERENCES executions(ref),
+        task_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        task_name TEXT,
+        output TEXT NOT NULL,
+        output_hash TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        delivery TEXT NOT NULL,
+        channel TEXT,
+        message_ts TEXT,
+        thread_ts TEXT,
+        decision_id INTEGER REFERENCES decisions(id),
+        resume_status TEXT,
+        resume_error TEXT,
+        resume_attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (execution_ref, task_id, attempt)
+    );
+    CREATE INDEX reviews_pending ON reviews(state, created_at);
+    CREATE INDEX reviews_message ON reviews(channel, message_ts);
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        review_id TEXT NOT NULL REFERENCES reviews(id),
+        kind TEXT NOT NULL,
+        reviewer TEXT NOT NULL,
+        feedback TEXT NOT NULL,
+        source TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX decisions_review ON decisions(review_id, id);
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        lane TEXT NOT NULL,
+        payload TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_at REAL NOT NULL,
+        deadline REAL,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX jobs_ready ON jobs(state, lane, id);
+    CREATE INDEX jobs_key ON jobs(kind, key, state);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        execution_ref TEXT NOT NULL REFERENCES executions(ref),
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX events_execution ON events(execution_ref, id);
+    """,
+)
+
+
+def new_id(nbytes: int = 9) -> str:
+    """An unguessable, URL-safe identifier."""
+    return secrets.token_urlsafe(nbytes)
+
+
+@dataclass(frozen=True)
+class NewReview:
+    """What a human-input notification brings: the task, its output and the raw payload."""
+
+    execution_ref: str
+    task_id: str
+    output: str
+    output_hash: str
+    payload: dict[str, Any]
+    task_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Added:
+    """The outcome of adding a review: the review, and whether it is new or a duplicate."""
+
+    review: Review
+    created: bool
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The outcome of a decision: whether it won, and the decision that stands."""
+
+    won: bool
+    review: Review
+    decision: Decision | None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """An outbox job to enqueue with a state change."""
+
+    kind: str
+    key: str
+    lane: str
+    payload: dict[str, Any] | None = None
+    deadline: float | None = None
+    coalesce: bool = False
+
+
+class Store:
+    """The bot's SQLite database; open it with `Store.open` and close it with `close`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+        self._listeners: list[asyncio.Event] = []
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        """Open (creating or migrating) the database at `path`."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db.row_factory = sqlite3.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        store = cls(db)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    def on_job(self, event: asyncio.Event) -> None:
+        """Set `event` whenever a job is enqueued, so a worker can wake at once."""
+        self._listeners.append(event)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _migrate(self) -> None:
+        async with self._transaction() as db:
+            await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = await _one(db, "SELECT version FROM schema_version")
+            version = row["version"] if row else 0
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"the database has schema version {version}, newer than this bot "
+                    f"({len(MIGRATIONS)}); upgrade the bot"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in _statements(script):
+                    await db.execute(statement)
+                logger.info("Database migrated to schema version %d", number)
+            if row is None:
+                await db.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
+            else:
+                await db.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
+
+    async def schema_version(self) -> int:
+        row = await _one(self._db, "SELECT version FROM schema_version")
+        return int(row["version"]) if row else 0
+
+    # Executions
+
+    async def create_execution(
+        self,
+        *,
+        channel: str,
+        source: str,
+        webhooks: WebhookUrls | None = None,
+        execution_id: str | None = None,
+        state: str = "starting",
+        crew_name: str | None = None,
+        started_by: str | None = None,
+        inputs: dict[str, Any] | None = None,
+        ref: str | None = None,
+        secret: str | None = None,
+        url_secret: str | None = None,
+    ) -> Execution:
+        """Store a new execution with fresh secrets (unless given) and return it.
+
+        When another execution already has `execution_id`, that one is returned unchanged.
+        """
+        now = time.time()
+        ref = ref or new_id(12)
+        webhooks = webhooks or WebhookUrls()
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO executions (ref, execution_id, channel, secret, url_secret,"
+                " task_webhook_url, step_webhook_url, crew_webhook_url, source, state,"
+                " crew_name, started_by, inputs, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (execution_id) DO NOTHING",
+                (
+                    ref,
+                    execution_id,
+                    channel,
+                    secret or new_id(32),
+                    url_secret or new_id(32),
+                    webhooks.task,
+                    webhooks.step,
+                    webhooks.crew,
+                    source,
+                    state,
+                    crew_name,
+                    started_by,
+                    dumps(inputs or {}),
+                    now,
+                ),
+            )
+        found = await (self.execution_by_id(execution_id) if execution_id else self.execution(ref))
+        assert found is not None
+        return found
+
+    async def execution(self, ref: str) -> Execution | None:
+        row = await _one(self._db, "SELECT * FROM executions WHERE ref = ?", (ref,))
+        return _execution(row) if row else None
+
+    async def execution_by_id(self, execution_id: str) -> Execution | None:
+        row = await _one(
+            self._db, "SELECT * FROM executions WHERE execution_id = ?", (execution_id,)
+        )
+        return _execution(row) if row else None
+
+    async def update_execution(self, ref: str, **fields: Any) -> Execution:
+        """Change the named columns of one execution and return it as stored."""
+        if "webhooks" in fields:
+            webhooks: WebhookUrls = fields.pop("webhooks")
+            fields["task_webhook_url"] = webhooks.task
+            fields["step_webhook_url"] = webhooks.step
+            fields["crew_webhook_url"] = webhooks.crew
+        columns = ", ".join(f"{name} = ?" for name in fields)
+        async with self._transaction() as db:
+            await db.execute(
+                f"UPDATE executions SET {columns} WHERE ref = ?", (*fields.values(), ref)
+            )
+        execution = await self.execution(ref)
+        assert execution is not None
+        return execution
+
+    async def claim_execution_id(self, ref: str, execution_id: str) -> bool:
+        """Record AMP's id for an execution that had none; False if another one has it."""
+        async with self._transaction() as db:
+            owner = await _one(
+                db, "SELECT ref FROM executions WHERE execution_id = ?", (execution_id,)
+            )
+            if owner is not None:
+                return bool(owner["ref"] == ref)
+            await db.execute(
+                "UPDATE executions SET execution_id = ? WHERE ref = ? AND execution_id IS NULL",
+                (execution_id, ref),
+            )
+            return True
+
+    async def set_thread(self, ref: str, thread_ts: str) -> None:
+        """Remember the execution's thread, the first time one is known."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE executions SET thread_ts = ? WHERE ref = ? AND thread_ts IS NULL",
+                (thread_ts, ref),
+            )
+
+    async def finish_execution(
+        self, ref: str, *, state: str, result: str | None, jobs: Iterable[JobSpec] = ()
+    ) -> bool:
+        """Mark an execution finished with its result; False if it already was."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE executions SET state = ?, result = ?, finished_at = ?"
+                " WHERE ref = ? AND finished_at IS NULL",
+                (state, result, time.time(), ref),
+            )
+            if cursor.rowcount == 0:
+                return False
+            await self._enqueue_all(db, jobs)
+        return True
+
+    async def add_event(self, ref: str, kind: str, payload: dict[str, Any]) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO events (execution_ref, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+                (ref, kind, dumps(payload), time.time()),
+            )
+
+    async def events(self, ref: str, kind: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT kind, payload FROM events WHERE execution_ref = ?"
+        args: tuple[Any, ...] = (ref,)
+        if kind is not None:
+            query += " AND kind = ?"
+            args += (kind,)
+        rows = await _all(self._db, query + " ORDER BY id", args)
+        return [{"kind": row["kind"], **json.loads(row["payload"])} for row in rows]
+
+    # Reviews
+
+    async def add_review(self, new: NewReview, jobs: Iterable[JobSpec] = ()) -> Added:
+        """Store a review for a notification, or return the review it duplicates.
+
+        A notification duplicates the task's latest review when it carries the same output
+        and that review's resume has not been delivered: AMP only runs a task again (and so
+        only sends a new attempt) after a resume reached it.
+        """
+        now = time.time()
+        async with self._transaction() as db:
+            latest = await _one(
+                db,
+                "SELECT * FROM reviews WHERE execution_ref = ? AND task_id = ?"
+                " ORDER BY attempt DESC LIMIT 1",
+                (new.execution_ref, new.task_id),
+            )
+            if (
+                latest is not None
+                and latest["output_hash"] == new.output_hash
+                and latest["delivery"] != Delivery.DELIVERED
+            ):
+                return Added(_review(latest), created=False)
+            review_id = new_id()
+            first = await _one(
+                db,
+                "SELECT message_ts FROM reviews WHERE execution_ref = ? AND task_id = ?"
+                " ORDER BY attempt LIMIT 1",
+                (new.execution_ref, new.task_id),
+            )
+            await db.execute(
+                "INSERT INTO reviews (id, execution_ref, task_id, attempt, task_name, output,"
+                " output_hash, payload, state, delivery, thread_ts, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    review_id,
+                    new.execution_ref,
+                    new.task_id,
+                    (latest["attempt"] + 1) if latest else 1,
+                    new.task_name,
+                    new.output,
+                    new.output_hash,
+                    dumps(new.payload),
+                    ReviewState.PENDING,
+                    Delivery.NONE,
+                    first["message_ts"] if first else None,
+                    now,
+                    now,
+                ),
+            )
+            await db.execute(
+                "UPDATE executions SET state = 'pending_review' WHERE ref = ?"
+                " AND finished_at IS NULL",
+                (new.execution_ref,),
+            )
+            await self._enqueue_all(db, [_keyed(spec, review_id) for spec in jobs])
+            row = await _one(db, "SELECT * FROM reviews WHERE id = ?", (review_id,))
+        assert row is not None
+        return Added(_review(row), created=True)
+
+    async def review(self, review_id: str) -> Review | None:
+        row = await _one(self._db, "SELECT * FROM reviews WHERE id = ?", (review_id,))
+        return _review(row) if row else None
+
+    async def first_review(self, execution_ref: str, task_id: str) -> Review | None:
+        """The first attempt's review of a task, whose message holds the task's thread."""
+        row = await _one(
+            self._db,
+            "SELECT * FROM reviews WHERE execution_ref = ? AND task_id = ?"
+            " ORDER BY attempt LIMIT 1",
+            (execution_ref, task_id),
+        )
+        return _review(row) if row else None
+
+    async def reviews_of(self, execution_ref: str) -> list[Review]:
+        rows = await _all(
+            self._db,
+            "SELECT * FROM reviews WHERE execution_ref = ? ORDER BY created_at, attempt",
+            (execution_ref,),
+        )
+        return [_review(row) for row in rows]
+
+    async def pending_reviews(self, *, limit: int = 50, offset: int = 0) -> list[Review]:
+        """Pending reviews, oldest first, one page at a time."""
+        rows = await _all(
+            self._db,
+            "SELECT * FROM reviews WHERE state = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
+            (ReviewState.PENDING, limit, offset),
+        )
+        return [_review(row) for row in rows]
+
+    async def count_reviews(self, state: ReviewState) -> int:
+        row = await _one(self._db, "SELECT COUNT(*) AS n FROM reviews WHERE state = ?", (state,))
+        return int(row["n"]) if row else 0
+
+    async def set_message(self, review_id: str, *, channel: str, ts: str, thread_ts: str) -> None:
+        """Record where a review was posted, and make it the execution's thread if none is."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE reviews SET channel = ?, message_ts = ?, thread_ts = ?, updated_at = ?"
+                " WHERE id = ?",
+                (channel, ts, thread_ts, time.time(), review_id),
+            )
+            await db.execute(
+                "UPDATE executions SET thread_ts = ? WHERE thread_ts IS NULL"
+                " AND ref = (SELECT execution_ref FROM reviews WHERE id = ?)",
+                (thread_ts, review_id),
+            )
+
+    async def decide(
+        self,
+        review_id: str,
+        *,
+        kind: DecisionKind,
+        reviewer: str,
+        feedback: str,
+        source: str,
+        jobs: Iterable[JobSpec] = (),
+    ) -> Decided | None:
+        """Record a decision unless one stands already; the first one wins.
+
+        The decision, the review's new state and `jobs` are one transaction. A losing attempt
+        is kept in the audit trail too, as `too_late`. None when there is no such review.
+        """
+        now = time.time()
+        async with self._transaction() as db:
+            row = await _one(db, "SELECT * FROM reviews WHERE id = ?", (review_id,))
+            if row is None:
+                return None
+            review = _review(row)
+            if not states.can_decide(review.state):
+                await db.execute(
+                    "INSERT INTO decisions (review_id, kind, reviewer, feedback, source,"
+                    " outcome, created_at) VALUES (?, ?, ?, ?, ?, 'too_late', ?)",
+                    (review_id, kind, reviewer, feedback, source, now),
+                )
+                standing = await _decision(db, review.decision_id)
+                return Decided(won=False, review=review, decision=standing)
+            cursor = await db.execute(
+                "INSERT INTO decisions (review_id, kind, reviewer, feedback, source,"
+                " outcome, created_at) VALUES (?, ?, ?, ?, ?, 'accepted', ?)",
+                (review_id, kind, reviewer, feedback, source, now),
+            )
+            decision_id = cursor.lastrowid
+            await db.execute(
+                "UPDATE reviews SET state = ?, delivery = ?, decision_id = ?, updated_at = ?"
+                " WHERE id = ?",
+                (
+                    states.decide(review.state),
+                    states.move_delivery(review.delivery, Delivery.QUEUED),
+                    decision_id,
+                    now,
+                    review_id,
+                ),
+            )
+            await db.execute(
+                "UPDATE executions SET state = 'running' WHERE ref = ? AND finished_at IS NULL",
+                (review.execution_ref,),
+            )
+            await self._enqueue_all(db, jobs)
+            row = await _one(db, "SELECT * FROM reviews WHERE id = ?", (review_id,))
+            decision = await _decision(db, decision_id)
+        assert row is not None
+        return Decided(won=True, review=_review(row), decision=decision)
+
+    async def decision(self, decision_id: int | None) -> Decision | None:
+        return await _decision(self._db, decision_id)
+
+    async def decisions_of(self, review_id: str) -> list[Decision]:
+        rows = await _all(
+            self._db,
+            "SELECT * FROM decisions WHERE review_id = ? ORDER BY id",
+            (review_id,),
+        )
+        return [_decision_of(row) for row in rows]
+
+    async def set_delivery(
+        self,
+        review_id: str,
+        delivery: Delivery,
+        *,
+        status: str | None = None,
+        error: str | None = None,
+        jobs: Iterable[JobSpec] = (),
+        count_attempt: bool = False,
+    ) -> Review:
+        """Move a review's resume delivery to `delivery`, as the state machine allows."""
+        async with self._transaction() as db:
+            row = await _one(db, "SELECT * FROM reviews WHERE id = ?", (review_id,))
+            if row is None:
+                raise KeyError(review_id)
+            review = _review(row)
+            target = states.move_delivery(review.delivery, delivery)
+            await db.execute(
+                "UPDATE reviews SET delivery = ?, resume_status = COALESCE(?, resume_status),"
+                " resume_error = ?, resume_attempts = resume_attempts + ?, updated_at = ?"
+                " WHERE id = ?",
+                (target, status, error, 1 if count_attempt else 0, time.time(), review_id),
+            )
+            await self._enqueue_all(db, jobs)
+            row = await _one(db, "SELECT * FROM reviews WHERE id = ?", (review_id,))
+        assert row is not None
+        return _review(row)
+
+    # Outbox jobs
+
+    async def enqueue(self, jobs: Iterable[JobSpec]) -> None:
+        async with self._transaction() as db:
+            await self._enqueue_all(db, jobs)
+
+    async def _enqueue_all(self, db: aiosqlite.Connection, jobs: Iterable[JobSpec]) -> None:
+        now = time.time()
+        added = False
+        for spec in jobs:
+            if spec.coalesce:
+                waiting = await _one(
+                    db,
+                    "SELECT 1 FROM jobs WHERE kind = ? AND key = ? AND state = 'ready'"
+                    " AND attempts = 0",
+                    (spec.kind, spec.key),
+                )
+                if waiting is not None:
+                    continue
+            await db.execute(
+                "INSERT INTO jobs (kind, key, lane, payload, state, run_at, deadline,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, 'ready', ?, ?, ?, ?)",
+                (
+                    spec.kind,
+                    spec.key,
+                    spec.lane,
+                    dumps(spec.payload or {}),
+                    now,
+                    spec.deadline,
+                    now,
+                    now,
+                ),
+            )
+            added = True
+        if added:
+            for event in self._listeners:
+                event.set()
+
+    async def due_jobs(self, now: float, *, busy_lanes: Iterable[str], limit: int) -> list[Job]:
+        """The oldest ready job of each lane that is not busy, if its time has come.
+
+        Jobs of one lane run one at a time, in the order they were enqueued.
+        """
+        busy = list(busy_lanes)
+        exclude = f" AND lane NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+        rows = await _all(
+            self._db,
+            "SELECT * FROM jobs WHERE id IN (SELECT MIN(id) FROM jobs WHERE state = 'ready'"
+            f"{exclude} GROUP BY lane) AND run_at <= ? ORDER BY run_at, id LIMIT ?",
+            (*busy, now, limit),
+        )
+        return [_job(row) for row in rows]
+
+    async def next_run_at(self) -> float | None:
+        row = await _one(self._db, "SELECT MIN(run_at) AS t FROM jobs WHERE state = 'ready'")
+        return float(row["t"]) if row and row["t"] is not None else None
+
+    async def start_job(self, job_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?"
+                " WHERE id = ?",
+                (time.time(), job_id),
+            )
+
+    async def finish_job(self, job_id: int, jobs: Iterable[JobSpec] = ()) -> None:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            await self._enqueue_all(db, jobs)
+
+    async def retry_job(
+        self, job_id: int, *, run_at: float, error: str, payload: dict[str, Any] | None = None
+    ) -> None:
+        """Make a job ready again at `run_at`, replacing its payload where one is given."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE jobs SET state = 'ready', run_at = ?, last_error = ?, updated_at = ?,"
+                " payload = COALESCE(?, payload) WHERE id = ?",
+                (run_at, error, time.time(), None if payload is None else dumps(payload), job_id),
+            )
+
+    async def fail_job(self, job_id: int, *, error: str) -> None:
+        """Keep a job that can no longer succeed, for an operator to look at."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE jobs SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ?",
+                (error, time.time(), job_id),
+            )
+
+    async def requeue_running_jobs(self) -> int:
+        """Make jobs that were running when the bot stopped ready again; their count.
+
+        Each is marked `interrupted` in its payload: its effect may have happened already.
+        """
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE jobs SET state = 'ready', updated_at = ?,"
+                " payload = json_set(payload, '$.interrupted', json('true'))"
+                " WHERE state = 'running'",
+                (time.time(),),
+            )
+            return cursor.rowcount
+
+    async def jobs(self, state: str | None = None) -> list[Job]:
+        query = "SELECT * FROM jobs"
+        args: tuple[Any, ...] = ()
+        if state is not None:
+            query += " WHERE state = ?"
+            args = (state,)
+        rows = await _all(self._db, query + " ORDER BY id", args)
+        return [_job(row) for row in rows]
+
+
+def _keyed(spec: JobSpec, review_id: str) -> JobSpec:
+    """A job spec whose key or payload names a review that did not exist when it was made."""
+    if spec.key:
+        return spec
+    return JobSpec(
+        spec.kind, review_id, spec.lane, spec.payload, spec.deadline, coalesce=spec.coalesce
+    )
+
+
+def _statements(script: str) -> list[str]:
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
+async def _one(
+    db: aiosqlite.Connection, query: str, args: Sequence[Any] = ()
+) -> sqlite3.Row | None:
+    async with db.execute(query, args) as cursor:
+        row: sqlite3.Row | None = await cursor.fetchone()
+        return row
+
+
+async def _all(db: aiosqlite.Connection, query: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async with db.execute(query, args) as cursor:
+        return list(await cursor.fetchall())
+
+
+async def _decision(db: aiosqlite.Connection, decision_id: int | None) -> Decision | None:
+    if decision_id is None:
+        return None
+    row = await _one(db, "SELECT * FROM decisions WHERE id = ?", (decision_id,))
+    return _decision_of(row) if row else None
+
+
+def _execution(row: sqlite3.Row) -> Execution:
+    return Execution(
+        ref=row["ref"],
+        execution_id=row["execution_id"],
+        channel=row["channel"],
+        secret=row["secret"],
+        url_secret=row["url_secret"],
+        webhooks=WebhookUrls(
+            task=row["task_webhook_url"],
+            step=row["step_webhook_url"],
+            crew=row["crew_webhook_url"],
+        ),
+        source=row["source"],
+        state=row["state"],
+        crew_name=row["crew_name"],
+        started_by=row["started_by"],
+        inputs=json.loads(row["inputs"]),
+        thread_ts=row["thread_ts"],
+        result=row["result"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def _review(row: sqlite3.Row) -> Review:
+    return Review(
+        id=row["id"],
+        execution_ref=row["execution_ref"],
+        task_id=row["task_id"],
+        attempt=row["attempt"],
+        output=row["output"],
+        state=ReviewState(row["state"]),
+        delivery=Delivery(row["delivery"]),
+        task_name=row["task_name"],
+        channel=row["channel"],
+        message_ts=row["message_ts"],
+        thread_ts=row["thread_ts"],
+        decision_id=row["decision_id"],
+        resume_status=row["resume_status"],
+        resume_error=row["resume_error"],
+        resume_attempts=row["resume_attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _decision_of(row: sqlite3.Row) -> Decision:
+    return Decision(
+        id=row["id"],
+        review_id=row["review_id"],
+        kind=DecisionKind(row["kind"]),
+        reviewer=row["reviewer"],
+        feedback=row["feedback"],
+        source=row["source"],
+        created_at=row["created_at"],
+    )
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        key=row["key"],
+        lane=row["lane"],
+        payload=json.loads(row["payload"]),
+        attempts=row["attempts"],
+        run_at=row["run_at"],
+        deadline=row["deadline"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+    )
