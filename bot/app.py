@@ -15,7 +15,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import api, jobs, webhooks
+from bot import api, http, jobs, webhooks
 from bot.crewai import CrewAIClient
 from bot.listeners import ReviewListeners
 from bot.outbox import Backoff, Outbox
@@ -38,7 +38,7 @@ STOP_TIMEOUT = 5.0
 
 def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application; resources open when it starts and close when it stops."""
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[http.json_errors])
     app[SETTINGS] = settings
     app.add_routes(
         [

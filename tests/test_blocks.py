@@ -79,7 +79,7 @@ def test_a_pending_review_shows_what_it_is_and_two_buttons() -> None:
     assert "Research Crew" in text and "research_task" in text and "<@UALICE>" in text
     assert "*Attempt:* 1" in text
     assert action_ids(message.blocks) == [blocks.APPROVE, blocks.REVISE]
-    buttons = [b for b in message.blocks if b["type"] == "actions"][0]["elements"]
+    buttons = next(b for b in message.blocks if b["type"] == "actions")["elements"]
     assert {button["value"] for button in buttons} == {"rev1"}  # type: ignore[index]
     assert_within_limits(message.blocks)
 
@@ -91,7 +91,9 @@ def test_markdown_output_is_rendered_as_mrkdwn() -> None:
 
 
 def test_a_decided_review_has_no_decision_buttons_and_says_who_and_when() -> None:
-    decided = review(state=ReviewState.DECIDED, delivery=Delivery.DELIVERED, resume_status="resumed")
+    decided = review(
+        state=ReviewState.DECIDED, delivery=Delivery.DELIVERED, resume_status="resumed"
+    )
     message = blocks.review_message(decided, execution(), decision())
     text = json.dumps(message.blocks)
     assert action_ids(message.blocks) == []
@@ -135,9 +137,7 @@ def test_the_full_output_modal_pages_through_everything() -> None:
     for page in range(pages):
         view = blocks.output_modal(review(long_output), page).to_dict()
         assert len(view["blocks"]) <= 100
-        seen.append(
-            "\n".join(b["text"]["text"] for b in view["blocks"] if b["type"] == "section")
-        )
+        seen.append("\n".join(b["text"]["text"] for b in view["blocks"] if b["type"] == "section"))
     text = "\n".join(seen)
     assert "Line 0:" in text and "Line 1999:" in text
 
@@ -165,7 +165,7 @@ def test_the_feedback_modal_has_a_required_multiline_input() -> None:
     view = blocks.feedback_modal(review(), execution()).to_dict()
     assert view["callback_id"] == blocks.FEEDBACK_VIEW
     assert view["private_metadata"] == "rev1"
-    field = [b for b in view["blocks"] if b["type"] == "input"][0]
+    field = next(b for b in view["blocks"] if b["type"] == "input")
     assert field["block_id"] == blocks.FEEDBACK_BLOCK
     assert field["element"]["multiline"] is True
     assert field.get("optional", False) is False
@@ -218,7 +218,11 @@ def test_any_input_makes_a_message_within_every_limit(
     error: str | None,
 ) -> None:
     subject = review(
-        output, task_name=task_name, task_id=task_id, state=state, delivery=delivery,
+        output,
+        task_name=task_name,
+        task_id=task_id,
+        state=state,
+        delivery=delivery,
         resume_error=error,
     )
     message = blocks.review_message(subject, execution(crew_name=crew_name), decision())

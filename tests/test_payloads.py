@@ -47,8 +47,13 @@ def test_the_execution_id_may_come_from_the_url() -> None:
 
 def test_the_task_name_and_crew_name_are_read_when_present() -> None:
     notification = parse_notification(
-        {"execution_id": "e", "task_id": "t", "output": "x", "task_name": "Research",
-         "crew_name": "Crew"}
+        {
+            "execution_id": "e",
+            "task_id": "t",
+            "output": "x",
+            "task_name": "Research",
+            "crew_name": "Crew",
+        }
     )
     assert (notification.task_name, notification.crew_name) == ("Research", "Crew")
 

@@ -30,8 +30,13 @@ def test_only_a_pending_review_expires() -> None:
     ("path"),
     [
         [Delivery.NONE, Delivery.QUEUED, Delivery.DELIVERING, Delivery.DELIVERED],
-        [Delivery.QUEUED, Delivery.DELIVERING, Delivery.RETRYING, Delivery.DELIVERING,
-         Delivery.DELIVERED],
+        [
+            Delivery.QUEUED,
+            Delivery.DELIVERING,
+            Delivery.RETRYING,
+            Delivery.DELIVERING,
+            Delivery.DELIVERED,
+        ],
         [Delivery.DELIVERING, Delivery.FAILED, Delivery.QUEUED, Delivery.DELIVERING],
         [Delivery.DELIVERING, Delivery.DELIVERING],
         [Delivery.RETRYING, Delivery.FAILED],
