@@ -28,6 +28,7 @@ from slack_sdk.models.views import View
 
 from bot import mrkdwn
 from bot.records import Decision, Execution, Review
+from bot.reviews import Outcome, OutcomeKind
 from bot.states import DecisionKind, Delivery, ReviewState
 
 APPROVE = "review_approve"
@@ -47,6 +48,10 @@ COMPACT_BUDGET = 1_500
 PAGE_SIZE = 9_000
 FEEDBACK_LIMIT = 3000
 _FEEDBACK_SHOWN = 600
+
+UNKNOWN_REVIEW = (
+    "I have no record of this review. It may come from another installation of the bot."
+)
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,18 @@ def decision_line(decision: Decision | None) -> str:
     if decision.kind is DecisionKind.APPROVE:
         return f"✅ *Approved* by <@{decision.reviewer}> {when}"
     return f"✏️ *Revision requested* by <@{decision.reviewer}> {when}"
+
+
+def outcome_text(outcome: Outcome) -> str:
+    """What to tell a person whose decision was not recorded, as `mrkdwn`."""
+    match outcome.kind:
+        case OutcomeKind.DECIDED:
+            return "Your decision is recorded and on its way to AMP."
+        case OutcomeKind.TOO_LATE:
+            return "Someone was quicker: " + decision_line(outcome.decision)
+        case OutcomeKind.REFUSED:
+            return f"You may not decide this review: {mrkdwn.plain(outcome.reason)}"
+    return UNKNOWN_REVIEW
 
 
 def delivery_line(review: Review) -> str:

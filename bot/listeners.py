@@ -15,13 +15,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
+from bot.reviews import Outcome
 from bot.services import Services
 from bot.states import DecisionKind, ReviewState
-from bot.store import Decided
 
 logger = logging.getLogger(__name__)
 
-_UNKNOWN = "I have no record of this review. It may come from another installation of the bot."
+_UNKNOWN = blocks.UNKNOWN_REVIEW
 
 
 class ReviewListeners:
@@ -50,12 +50,12 @@ class ReviewListeners:
     ) -> None:
         await ack()
         user = body["user"]["id"]
-        decided = await self._services.inflight.run(
+        outcome = await self._services.inflight.run(
             self._reviews.decide(
                 str(action.get("value", "")), DecisionKind.APPROVE, reviewer=user, source="button"
             )
         )
-        await self._answer_loser(decided, body, respond, client)
+        await _tell_outcome(outcome, body, respond, client)
 
     async def revise(
         self,
@@ -93,7 +93,7 @@ class ReviewListeners:
                 errors={blocks.FEEDBACK_BLOCK: "Tell the crew what to change."},
             )
             return
-        decided = await self._services.inflight.run(
+        outcome = await self._services.inflight.run(
             self._reviews.decide(
                 str(view.get("private_metadata", "")),
                 DecisionKind.REVISE,
@@ -102,13 +102,11 @@ class ReviewListeners:
                 source="modal",
             )
         )
-        if decided is None:
-            await ack(response_action="errors", errors={blocks.FEEDBACK_BLOCK: _UNKNOWN})
-        elif not decided.won:
-            line = "This review was already decided: " + blocks.decision_line(decided.decision)
-            await ack(response_action="update", view=blocks.info_modal("Already decided", line))
-        else:
+        if outcome.won:
             await ack()
+        else:
+            text = blocks.outcome_text(outcome)
+            await ack(response_action="update", view=blocks.info_modal("Not recorded", text))
 
     async def retry(
         self,
@@ -152,18 +150,13 @@ class ReviewListeners:
             view_id=body["view"]["id"], view=blocks.output_modal(review, int(page))
         )
 
-    async def _answer_loser(
-        self,
-        decided: Decided | None,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        if decided is None:
-            await _tell(body, respond, client, _UNKNOWN)
-        elif not decided.won:
-            line = blocks.decision_line(decided.decision)
-            await _tell(body, respond, client, f"Someone was quicker: {line}")
+
+async def _tell_outcome(
+    outcome: Outcome, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+) -> None:
+    """Tell the person privately why their decision was not recorded, if it was not."""
+    if not outcome.won:
+        await _tell(body, respond, client, blocks.outcome_text(outcome))
 
 
 async def _tell(

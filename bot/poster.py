@@ -116,26 +116,20 @@ class Poster:
         execution = await self._store.execution(review.execution_ref)
         assert execution is not None
         decision = await self._store.decision(review.decision_id)
-        message = blocks.review_message(review, execution, decision)
-        try:
-            await self._call(
-                "chat_update",
-                channel=review.channel,
-                ts=review.message_ts,
-                text=message.text,
-                blocks=message.blocks,
-            )
-        except _TooBig:
-            message = blocks.review_message(
-                review, execution, decision, budget=blocks.COMPACT_BUDGET
-            )
-            await self._call(
-                "chat_update",
-                channel=review.channel,
-                ts=review.message_ts,
-                text=message.text,
-                blocks=message.blocks,
-            )
+        for budget in (blocks.OUTPUT_BUDGET, blocks.COMPACT_BUDGET):
+            message = blocks.review_message(review, execution, decision, budget=budget)
+            try:
+                await self._call(
+                    "chat_update",
+                    channel=review.channel,
+                    ts=review.message_ts,
+                    text=message.text,
+                    blocks=message.blocks,
+                )
+                return
+            except _TooBig:
+                logger.warning("Review %s: Slack refused the update as too big", review.id)
+        raise GiveUpNow("Slack refused even the compact review message")
 
     async def post_result(self, job: Job) -> None:
         """Post an execution's final result in its thread (or the channel if it has none)."""

@@ -91,6 +91,7 @@ class Decision:
     feedback: str
     source: str
     created_at: float
+    outcome: str = "accepted"
 
 
 @dataclass(frozen=True)

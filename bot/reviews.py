@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
 
 from bot import jobs
 from bot.payloads import Notification
-from bot.records import Execution, Review
+from bot.records import Decision, Execution, Review
 from bot.states import DecisionKind, Delivery
-from bot.store import Added, Decided, JobSpec, NewReview, Store
+from bot.store import Added, JobSpec, NewReview, Store
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +31,54 @@ class Deadlines:
     slack: float = 86400.0
 
 
+class OutcomeKind(StrEnum):
+    DECIDED = "decided"
+    TOO_LATE = "too_late"
+    REFUSED = "refused"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of an attempt to decide: the review, and the decision that stands."""
+
+    kind: OutcomeKind
+    review: Review | None = None
+    decision: Decision | None = None
+    reason: str = ""
+
+    @property
+    def won(self) -> bool:
+        return self.kind is OutcomeKind.DECIDED
+
+
+class Authorizer(Protocol):
+    """Says who may decide a review."""
+
+    async def refusal(self, reviewer: str, review: Review, execution: Execution) -> str | None:
+        """None when `reviewer` may decide `review`, else the reason, for them to read."""
+
+
+class AnyoneMayDecide:
+    """The authorizer when no approvers are configured: anyone who sees the review."""
+
+    async def refusal(self, reviewer: str, review: Review, execution: Execution) -> str | None:
+        return None
+
+
 class ReviewService:
     """Reviews and their lifecycle, from notification to delivered decision."""
 
-    def __init__(self, store: Store, *, deadlines: Deadlines | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        deadlines: Deadlines | None = None,
+        authorizer: Authorizer | None = None,
+    ) -> None:
         self.store = store
         self.deadlines = deadlines or Deadlines()
+        self.authorizer: Authorizer = authorizer or AnyoneMayDecide()
 
     async def receive(self, notification: Notification, execution: Execution) -> Added:
         """Open a review for a task that waits for a human; a duplicate opens none."""
@@ -76,11 +120,29 @@ class ReviewService:
         reviewer: str,
         feedback: str = "",
         source: str,
-    ) -> Decided | None:
-        """Record a decision, first one wins, and enqueue its resume in the same transaction."""
+    ) -> Outcome:
+        """Record a decision, first one wins, and enqueue its resume in the same transaction.
+
+        The reviewer must pass the authorizer; a refusal changes nothing but the audit trail.
+        """
         review = await self.store.review(review_id)
         if review is None:
-            return None
+            logger.warning("Decision on unknown review %r by %s refused", review_id[:40], reviewer)
+            return Outcome(OutcomeKind.UNKNOWN)
+        execution = await self.store.execution(review.execution_ref)
+        assert execution is not None
+        refusal = await self.authorizer.refusal(reviewer, review, execution)
+        if refusal is not None:
+            await self.store.add_audit(
+                review_id,
+                kind=kind,
+                reviewer=reviewer,
+                feedback=feedback,
+                source=source,
+                outcome="refused",
+            )
+            logger.info("Review %s: %s by %s refused: %s", review_id, kind, reviewer, refusal)
+            return Outcome(OutcomeKind.REFUSED, review=review, reason=refusal)
         if kind is DecisionKind.APPROVE and not feedback.strip():
             feedback = APPROVAL_FEEDBACK
         decided = await self.store.decide(
@@ -94,20 +156,20 @@ class ReviewService:
                 *self.update_job(review),
             ],
         )
-        if decided is None:
-            return None
-        if decided.won:
-            logger.info(
-                "Review %s decided: %s by %s via %s (task_id=%s)",
-                review_id,
-                kind,
-                reviewer,
-                source,
-                review.task_id,
-            )
-        else:
+        assert decided is not None
+        if not decided.won:
             logger.info("Review %s: %s by %s came too late", review_id, kind, reviewer)
-        return decided
+            return Outcome(OutcomeKind.TOO_LATE, review=decided.review, decision=decided.decision)
+        logger.info(
+            "Review %s decided: %s by %s via %s (execution_id=%s task_id=%s)",
+            review_id,
+            kind,
+            reviewer,
+            source,
+            execution.label,
+            review.task_id,
+        )
+        return Outcome(OutcomeKind.DECIDED, review=decided.review, decision=decided.decision)
 
     async def retry_resume(self, review_id: str, *, reviewer: str) -> Review | None:
         """Queue a failed resume again; None when the review has no failed resume."""

@@ -516,6 +516,24 @@ class Store:
         assert row is not None
         return Decided(won=True, review=_review(row), decision=decision)
 
+    async def add_audit(
+        self,
+        review_id: str,
+        *,
+        kind: DecisionKind,
+        reviewer: str,
+        feedback: str,
+        source: str,
+        outcome: str,
+    ) -> None:
+        """Keep an attempt that decided nothing (a refusal) in the audit trail."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO decisions (review_id, kind, reviewer, feedback, source,"
+                " outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (review_id, kind, reviewer, feedback, source, outcome, time.time()),
+            )
+
     async def decision(self, decision_id: int | None) -> Decision | None:
         return await _decision(self._db, decision_id)
 
@@ -756,6 +774,7 @@ def _decision_of(row: sqlite3.Row) -> Decision:
         feedback=row["feedback"],
         source=row["source"],
         created_at=row["created_at"],
+        outcome=row["outcome"],
     )
 
 
