@@ -15,15 +15,18 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import api, http, jobs, webhooks
+from bot import api, health, http, jobs, webhooks
 from bot.crewai import CrewAIClient
 from bot.listeners import ReviewListeners
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.outbox import Backoff, Outbox
+from bot.poller import Poller
 from bot.poster import Poster
 from bot.resumer import Resumer
 from bot.reviews import Deadlines, ReviewService
 from bot.services import SERVICES, Inflight, Services
 from bot.settings import Settings
+from bot.socket_mode import SocketMode
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
@@ -31,19 +34,30 @@ logger = logging.getLogger(__name__)
 SETTINGS = web.AppKey("settings", Settings)
 BOLT = web.AppKey("bolt", AsyncApp)
 STARTED = web.AppKey("started", float)
+METRICS = web.AppKey("metrics", Metrics)
+POLLER = web.AppKey[Poller | None]("poller")
+SOCKET_MODE = web.AppKey[SocketMode | None]("socket_mode")
 
 MAX_BODY = 1024 * 1024
 STOP_TIMEOUT = 5.0
 
 
 def create_app(settings: Settings) -> web.Application:
-    """The bot's aiohttp application; resources open when it starts and close when it stops."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[http.json_errors])
+    """The bot's aiohttp application; resources open when it starts and close when it stops.
+
+    In Socket Mode, Slack's traffic comes over the websocket and `/slack/events` is not served.
+    """
+    metrics = Metrics()
+    app = web.Application(
+        client_max_size=MAX_BODY, middlewares=[metrics.count_requests, http.json_errors]
+    )
     app[SETTINGS] = settings
+    app[METRICS] = metrics
     app.add_routes(
         [
             web.get("/healthz", healthz),
-            web.post("/slack/events", slack_events),
+            web.get("/metrics", metrics_text),
+            *([] if settings.socket_mode else [web.post("/slack/events", slack_events)]),
             *webhooks.routes(),
             *api.routes(),
         ]
@@ -55,20 +69,31 @@ def create_app(settings: Settings) -> web.Application:
 async def lifespan(app: web.Application) -> AsyncIterator[None]:
     """Opens the store, the clients and the workers in order, and closes them in reverse."""
     settings = app[SETTINGS]
-    services = await open_services(settings)
+    services = await open_services(settings, app[METRICS])
     app[SERVICES] = services
     app[BOLT] = _bolt_app(services)
     app[STARTED] = time.time()
     await services.outbox.start()
+    app[POLLER] = poller = _poller(services)
+    if poller is not None:
+        await poller.start()
+    app[SOCKET_MODE] = socket_mode = _socket_mode(settings, app[BOLT], services.slack)
+    if socket_mode is not None:
+        await socket_mode.start()
     logger.info(
-        "Bot started: database %s (schema %d), review channel %s",
+        "Bot started: database %s (schema %d), review channel %s, Slack over %s",
         settings.bot_database,
         await services.store.schema_version(),
         settings.slack_review_channel,
+        "Socket Mode" if socket_mode is not None else "HTTP",
     )
 
     yield
 
+    if socket_mode is not None:
+        await socket_mode.stop()
+    if poller is not None:
+        await poller.stop()
     await services.inflight.drain(STOP_TIMEOUT)
     await services.outbox.stop(STOP_TIMEOUT)
     await services.crewai.aclose()
@@ -76,20 +101,22 @@ async def lifespan(app: web.Application) -> AsyncIterator[None]:
     logger.info("Bot stopped")
 
 
-async def open_services(settings: Settings) -> Services:
+async def open_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     """The store, the clients, the domain core and the outbox, not yet started."""
+    metrics = metrics or Metrics()
     store = await Store.open(settings.bot_database)
     crewai = CrewAIClient(
         settings.crewai_url,
         settings.crewai_token.get_secret_value(),
         timeout=settings.crewai_timeout,
+        metrics=metrics,
     )
     slack = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     deadlines = Deadlines(resume=settings.bot_resume_deadline, slack=settings.bot_slack_deadline)
     reviews = ReviewService(store, deadlines=deadlines)
-    outbox = _outbox(settings, reviews, slack, crewai)
+    outbox = _outbox(settings, reviews, slack, crewai, metrics)
     return Services(
         settings=settings,
         store=store,
@@ -98,14 +125,19 @@ async def open_services(settings: Settings) -> Services:
         slack=slack,
         outbox=outbox,
         inflight=Inflight(),
+        metrics=metrics,
     )
 
 
 def _outbox(
-    settings: Settings, reviews: ReviewService, slack: AsyncWebClient, crewai: CrewAIClient
+    settings: Settings,
+    reviews: ReviewService,
+    slack: AsyncWebClient,
+    crewai: CrewAIClient,
+    metrics: Metrics,
 ) -> Outbox:
     """The background worker, with the handler of each kind of job."""
-    poster = Poster(reviews, slack, default_channel=settings.slack_review_channel)
+    poster = Poster(reviews, slack, default_channel=settings.slack_review_channel, metrics=metrics)
     resumer = Resumer(reviews, crewai)
     return Outbox(
         reviews.store,
@@ -123,6 +155,26 @@ def _outbox(
         },
         backoff=Backoff(settings.bot_retry_base, settings.bot_retry_cap),
     )
+
+
+def _poller(services: Services) -> Poller | None:
+    """The status poller of the executions the bot starts; none when the interval is 0."""
+    settings = services.settings
+    if settings.bot_poll_interval == 0:
+        return None
+    return Poller(
+        services,
+        interval=settings.bot_poll_interval,
+        max_interval=settings.bot_poll_max_interval,
+        deadline=settings.bot_poll_deadline,
+    )
+
+
+def _socket_mode(settings: Settings, bolt: AsyncApp, client: AsyncWebClient) -> SocketMode | None:
+    """The Socket Mode connection when an app-level token is set; else Slack comes over HTTP."""
+    if settings.slack_app_token is None:
+        return None
+    return SocketMode(bolt, app_token=settings.slack_app_token.get_secret_value(), client=client)
 
 
 def _bolt_app(services: Services) -> AsyncApp:
@@ -144,12 +196,16 @@ async def slack_events(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    ready = services.outbox.running
-    body = {
-        "ok": ready,
-        "store": "open",
-        "worker": "running" if ready else "stopped",
-        "uptime_seconds": round(time.time() - request.app[STARTED], 1),
-    }
+    """Readiness: 200 when the store and the workers are up, else 503 with the reason."""
+    app = request.app
+    ready, body = await health.report(
+        app[SERVICES], started=app[STARTED], poller=app[POLLER], socket=app[SOCKET_MODE]
+    )
     return web.json_response(body, status=200 if ready else 503)
+
+
+async def metrics_text(request: web.Request) -> web.Response:
+    """The metrics in Prometheus' text format, with the store's numbers read now."""
+    services = request.app[SERVICES]
+    text = request.app[METRICS].render(await services.store.counts())
+    return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE})

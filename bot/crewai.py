@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from bot.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,10 @@ class Status:
 class CrewAIClient:
     """Calls one deployed crew's REST API with its bearer token."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, token: str, *, timeout: float = 30.0, metrics: Metrics | None = None
+    ) -> None:
+        self._metrics = metrics or Metrics()
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"},
@@ -114,8 +120,24 @@ class CrewAIClient:
         return _json(await self._request("POST", "/resume", json=body))
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One call of AMP, counted in the metrics by its outcome."""
+        call = _call_name(path)
+        started = time.monotonic()
         try:
-            response = await self._http.request(method, path, **kwargs)
+            response = await self._send(method, path, **kwargs)
+        except CrewAIUnavailable as exc:
+            outcome = "no_answer" if exc.may_have_arrived else "unreachable"
+            self._metrics.amp_answered(call, outcome, time.monotonic() - started)
+            raise
+        self._metrics.amp_answered(call, str(response.status_code), time.monotonic() - started)
+        logger.debug("AMP %s %s answered %d", method, path, response.status_code)
+        if response.is_error:
+            raise _error(response)
+        return response
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, path, **kwargs)
         except httpx.ConnectError as exc:
             raise CrewAIUnavailable(
                 f"cannot connect to AMP: {_reason(exc)}", may_have_arrived=False
@@ -128,10 +150,15 @@ class CrewAIClient:
             raise CrewAIUnavailable(
                 f"the connection to AMP failed: {_reason(exc)}", may_have_arrived=True
             ) from None
-        logger.debug("AMP %s %s answered %d", method, path, response.status_code)
-        if response.is_error:
-            raise _error(response)
-        return response
+
+
+def _call_name(path: str) -> str:
+    """The metric label of an AMP path: health, inputs, kickoff, status or resume."""
+    if path == "/":
+        return "health"
+    if path.startswith("/status/") or path.endswith("/status"):
+        return "status"
+    return path.strip("/")
 
 
 def _error(response: httpx.Response) -> CrewAIError:

@@ -46,10 +46,21 @@ def post_result(execution_ref: str, channel: str, *, deadline: float) -> JobSpec
 
 
 def post_notice(
-    channel: str, text: str, *, deadline: float, thread_ts: str | None = None, key: str = "-"
+    channel: str,
+    text: str,
+    *,
+    deadline: float,
+    thread_ts: str | None = None,
+    key: str = "-",
+    review_id: str | None = None,
 ) -> JobSpec:
-    """Post a short `mrkdwn` text (already escaped) to a channel or a thread."""
+    """Post a short `mrkdwn` text (already escaped) to a channel or a thread.
+
+    With `review_id`, the text goes into that review's thread, as it is when the job runs.
+    """
     payload = {"channel": channel, "text": text, "thread_ts": thread_ts}
+    if review_id is not None:
+        payload["review_id"] = review_id
     return JobSpec(
         POST_NOTICE, key, slack_lane(channel), payload=payload, deadline=time.time() + deadline
     )

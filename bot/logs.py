@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _URL_SECRET = re.compile(r"(/amp/executions/[\w-]+/)[\w-]{20,}(/)")
+# The one-time ticket of a Socket Mode websocket URL.
+_TICKET = re.compile(r"(ticket=)[\w-]+")
 
 
 class Redact(logging.Filter):
@@ -38,13 +42,33 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     """`text` with each secret replaced by `[redacted]`."""
     for secret in secrets:
         text = text.replace(secret, "[redacted]")
-    return _URL_SECRET.sub(r"\1[redacted]\2", text)
+    text = _URL_SECRET.sub(r"\1[redacted]\2", text)
+    return _TICKET.sub(r"\1[redacted]", text)
 
 
-def configure(level: str, secrets: Iterable[str]) -> Redact:
-    """Log plain lines to stderr at `level`, through the redacting filter."""
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure(level: str, secrets: Iterable[str], *, log_format: str = "plain") -> Redact:
+    """Log to stderr at `level`, as plain lines or JSON lines, through the redacting filter."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(_FORMAT))
     redacting = Redact(secrets)
     handler.addFilter(redacting)
     root = logging.getLogger()

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, jobs, mrkdwn
+from bot.metrics import Metrics
 from bot.outbox import GiveUpNow, Retry
 from bot.records import Job
 from bot.reviews import ReviewService
@@ -47,8 +48,14 @@ class Poster:
     """The outbox handlers for Slack: review messages, their updates, results and notices."""
 
     def __init__(
-        self, service: ReviewService, client: AsyncWebClient, *, default_channel: str
+        self,
+        service: ReviewService,
+        client: AsyncWebClient,
+        *,
+        default_channel: str,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._service = service
         self._store = service.store
         self._client = client
@@ -151,10 +158,15 @@ class Poster:
 
     async def post_notice(self, job: Job) -> None:
         message = blocks.notice(str(job.payload["text"]))
+        channel, thread_ts = job.payload["channel"], job.payload.get("thread_ts")
+        review = await self._store.review(str(job.payload.get("review_id") or ""))
+        # Jobs of a lane run in order, so the review's own post has run (or failed) by now.
+        if review is not None and review.message_ts is not None and review.channel is not None:
+            channel, thread_ts = review.channel, review.thread_ts or review.message_ts
         await self._call(
             "chat_postMessage",
-            channel=job.payload["channel"],
-            thread_ts=job.payload.get("thread_ts"),
+            channel=channel,
+            thread_ts=thread_ts,
             text=message.text,
             blocks=message.blocks,
         )
@@ -173,18 +185,32 @@ class Poster:
         )
 
     async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        """One Web API call, counted in the metrics; Slack's errors become Retry or GiveUpNow."""
+        api_method = method.replace("_", ".")
         try:
             answer = await getattr(self._client, method)(**kwargs)
         except SlackApiError as exc:
+            self._metrics.slack_answered(api_method, _outcome(exc))
             raise _classify(method, exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
+            self._metrics.slack_answered(api_method, "unreachable")
             raise Retry(f"Slack unreachable: {type(exc).__name__}") from None
+        self._metrics.slack_answered(api_method, "ok")
         data: dict[str, Any] = answer.data if isinstance(answer.data, dict) else {}
         return data
 
 
 class _TooBig(Exception):
     """Slack refused a message as too long or malformed."""
+
+
+def _outcome(exc: SlackApiError) -> str:
+    """Slack's error code of a failed call, `ratelimited` for any 429, else its HTTP status."""
+    response = exc.response
+    error = str(response.get("error") or "") if isinstance(response.data, dict) else ""
+    if response.status_code == 429:
+        return "ratelimited"
+    return error or f"http_{response.status_code}"
 
 
 def _classify(method: str, exc: SlackApiError) -> Exception:

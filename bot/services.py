@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.crewai import CrewAIClient
+from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.reviews import ReviewService
 from bot.settings import Settings
@@ -57,6 +58,7 @@ class Services:
     slack: AsyncWebClient
     outbox: Outbox
     inflight: Inflight
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 SERVICES = web.AppKey("services", Services)

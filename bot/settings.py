@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_review_channel: str
 
+    # Slack connection mode: with an app-level token, Slack traffic comes over Socket Mode
+    slack_app_token: SecretStr | None = None
+
     # CrewAI AMP
     crewai_url: str
     crewai_token: SecretStr
@@ -45,6 +48,14 @@ class Settings(BaseSettings):
     bot_retry_cap: float = Field(default=60.0, gt=0)
     bot_log_level: str = "INFO"
 
+    # Logging format
+    bot_log_format: str = "plain"
+
+    # Polling AMP's status of executions the bot started, for pauses no notification told of
+    bot_poll_interval: float = Field(default=15.0, ge=0)
+    bot_poll_max_interval: float = Field(default=300.0, gt=0)
+    bot_poll_deadline: float = Field(default=86400.0, gt=0)
+
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token(cls, value: SecretStr) -> SecretStr:
@@ -57,6 +68,15 @@ class Settings(BaseSettings):
     def _not_blank(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().strip():
             raise ValueError("must not be empty")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
         return value
 
     @field_validator("bot_webhook_token")
@@ -98,12 +118,26 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
 
+    @field_validator("bot_log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in {"plain", "json"}:
+            raise ValueError("must be plain or json")
+        return value.lower()
+
+    @property
+    def socket_mode(self) -> bool:
+        """Whether Slack traffic comes over Socket Mode rather than HTTP."""
+        return self.slack_app_token is not None
+
     def secrets(self) -> list[str]:
         """The secret values, for redaction and for tests that prove they never leak."""
         values = [self.slack_bot_token, self.slack_signing_secret, self.crewai_token]
         values.append(self.bot_api_token)
         if self.bot_webhook_token is not None:
             values.append(self.bot_webhook_token)
+        if self.slack_app_token is not None:
+            values.append(self.slack_app_token)
         return [value.get_secret_value() for value in values]
 
 

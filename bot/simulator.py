@@ -192,6 +192,8 @@ class CrewSimulator:
         self.step_delay = step_delay
         self.payload_style = payload_style
         self.notify_before_kickoff_answer = False
+        # False stands for an AMP that cannot reach the receiver: no webhook arrives.
+        self.deliver_webhooks = True
 
         self.kickoff_calls: list[dict[str, Any]] = []
         self.resume_calls: list[dict[str, Any]] = []
@@ -557,6 +559,14 @@ class CrewSimulator:
         """POST one webhook once, as AMP does: no retry, and a failure only logs a warning."""
         if not url:
             execution.deliveries.append(SimDelivery(kind, None, payload))
+            return
+        if not self.deliver_webhooks:
+            logger.info(
+                "Webhook not delivered (webhooks are off): kind=%s execution_id=%s",
+                kind,
+                execution.kickoff_id,
+            )
+            execution.deliveries.append(SimDelivery(kind, url, payload, error="webhooks are off"))
             return
 
         host = httpx.URL(url).host if url.startswith(("http://", "https://")) else "?"

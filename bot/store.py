@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,17 @@ class Decided:
     won: bool
     review: Review
     decision: Decision | None
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """What the store holds, counted: reviews by state and delivery, decisions, outbox jobs."""
+
+    reviews: dict[str, int] = field(default_factory=dict)
+    deliveries: dict[str, int] = field(default_factory=dict)
+    decisions: dict[tuple[str, str], int] = field(default_factory=dict)
+    jobs: dict[str, int] = field(default_factory=dict)
+    oldest_job_created_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +309,16 @@ class Store:
         assert execution is not None
         return execution
 
+    async def running_executions(self, *, source: str) -> list[Execution]:
+        """Unfinished executions of one source whose AMP id is known, oldest first."""
+        rows = await _all(
+            self._db,
+            "SELECT * FROM executions WHERE source = ? AND finished_at IS NULL"
+            " AND execution_id IS NOT NULL ORDER BY created_at",
+            (source,),
+        )
+        return [_execution(row) for row in rows]
+
     async def claim_execution_id(self, ref: str, execution_id: str) -> bool:
         """Record AMP's id for an execution that had none; False if another one has it."""
         async with self._transaction() as db:
@@ -445,6 +466,27 @@ class Store:
     async def count_reviews(self, state: ReviewState) -> int:
         row = await _one(self._db, "SELECT COUNT(*) AS n FROM reviews WHERE state = ?", (state,))
         return int(row["n"]) if row else 0
+
+    async def counts(self) -> StoreCounts:
+        """Reviews by state and by delivery, decisions by kind and outcome, jobs by state."""
+        reviews = await _all(self._db, "SELECT state, COUNT(*) AS n FROM reviews GROUP BY state")
+        deliveries = await _all(
+            self._db, "SELECT delivery, COUNT(*) AS n FROM reviews GROUP BY delivery"
+        )
+        decisions = await _all(
+            self._db, "SELECT kind, outcome, COUNT(*) AS n FROM decisions GROUP BY kind, outcome"
+        )
+        jobs = await _all(self._db, "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+        oldest = await _one(
+            self._db, "SELECT MIN(created_at) AS t FROM jobs WHERE state IN ('ready', 'running')"
+        )
+        return StoreCounts(
+            reviews={row["state"]: row["n"] for row in reviews},
+            deliveries={row["delivery"]: row["n"] for row in deliveries},
+            decisions={(row["kind"], row["outcome"]): row["n"] for row in decisions},
+            jobs={row["state"]: row["n"] for row in jobs},
+            oldest_job_created_at=oldest["t"] if oldest is not None else None,
+        )
 
     async def set_message(self, review_id: str, *, channel: str, ts: str, thread_ts: str) -> None:
         """Record where a review was posted, and make it the execution's thread if none is."""

@@ -21,6 +21,7 @@ from tests.fakes.slack import FakeSlack, SlackRequests
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-1-A1-test-token"
 AMP_TOKEN = "amp-test-token-abcdef"
 API_TOKEN = "api-test-token-abcdef"
 WEBHOOK_TOKEN = "webhook-test-token-abcdef"
@@ -139,7 +140,7 @@ def bot_settings(
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack(token=BOT_TOKEN)
+    fake = FakeSlack(token=BOT_TOKEN, app_token=APP_TOKEN)
     await fake.start()
     yield fake
     await fake.stop()

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 __all__ = [
     "MESSAGE_BLOCKS_MAX_CHARS",
@@ -34,6 +34,7 @@ __all__ = [
     "SlackCall",
     "SlackRequests",
     "SlackSigner",
+    "SocketModeServer",
     "UploadedFile",
 ]
 
@@ -490,6 +491,87 @@ async def _read_args(request: web.Request) -> dict[str, Any]:
     return args
 
 
+class SocketModeServer:
+    """Slack's side of Socket Mode on the fake: the websockets apps.connections.open hands out.
+
+    Each URL carries a one-time ticket. A connection is greeted with `hello`; `send` delivers
+    an envelope on the newest open connection, and `ack` waits for the app's answer to it.
+    """
+
+    def __init__(self, slack: FakeSlack) -> None:
+        self.slack = slack
+        self.connections: list[web.WebSocketResponse] = []
+        self.acks: dict[str, dict[str, Any]] = {}
+        self.received: list[dict[str, Any]] = []
+        self._tickets: set[str] = set()
+
+    @property
+    def connected(self) -> bool:
+        """Whether an app holds an open websocket."""
+        return any(not ws.closed for ws in self.connections)
+
+    def open_url(self) -> str:
+        """A new ws:// URL on the fake, as apps.connections.open returns it."""
+        ticket = secrets.token_urlsafe(16)
+        self._tickets.add(ticket)
+        root = self.slack._root().replace("http://", "ws://", 1)
+        return f"{root}/link/?ticket={ticket}&app_id={self.slack.app_id}"
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """One websocket: hello, then the app's acks until either side closes it."""
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            return web.Response(status=401, text="invalid ticket")
+        self._tickets.discard(ticket)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.connections.append(ws)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len([c for c in self.connections if not c.closed]),
+                "debug_info": {"host": "applink-fake", "approximate_connection_time": 18060},
+                "connection_info": {"app_id": self.slack.app_id},
+            }
+        )
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            data = json.loads(message.data)
+            self.received.append(data)
+            if isinstance(data, dict) and "envelope_id" in data:
+                self.acks[str(data["envelope_id"])] = data
+        return ws
+
+    async def send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
+        """Deliver an envelope (`interactive`, `events_api`, `slash_commands`); its id."""
+        open_connections = [ws for ws in self.connections if not ws.closed]
+        if not open_connections:
+            raise RuntimeError("no app is connected over Socket Mode")
+        envelope_id = str(uuid.uuid4())
+        await open_connections[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "payload": payload,
+                "type": kind,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": retry_attempt,
+                "retry_reason": "timeout" if retry_attempt else "",
+            }
+        )
+        return envelope_id
+
+    async def ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """The app's ack of one envelope, once it arrives."""
+        await self.slack.wait_for(lambda: envelope_id in self.acks, timeout)
+        return self.acks[envelope_id]
+
+    async def close(self) -> None:
+        """Close every websocket, as Slack does when it goes away."""
+        for ws in self.connections:
+            await ws.close()
+
+
 class FakeSlack:
     """A Slack Web API on loopback that answers the bot's AsyncWebClient the way Slack does."""
 
@@ -497,6 +579,7 @@ class FakeSlack:
         self,
         *,
         token: str = "xoxb-test-token",
+        app_token: str = "xapp-1-A1-test-token",
         bot_user_id: str = "UBOT",
         team_id: str = "T1",
         bot_id: str = "BBOT",
@@ -505,6 +588,7 @@ class FakeSlack:
         team_domain: str = "example",
     ) -> None:
         self.token = token
+        self.app_token = app_token
         self.bot_user_id = bot_user_id
         self.team_id = team_id
         self.bot_id = bot_id
@@ -519,6 +603,7 @@ class FakeSlack:
         self.responses: list[ResponsePost] = []
         self.files: dict[str, UploadedFile] = {}
         self.open_views: dict[str, dict[str, Any]] = {}
+        self.socket_mode = SocketModeServer(self)
 
         # What a test sets up: usergroup members, users.info overrides, the channels the bot is
         # in (None: every channel), and chat.postMessage calls allowed per second per channel.
@@ -542,6 +627,7 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "apps.connections.open": self._apps_connections_open,
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -583,6 +669,7 @@ class FakeSlack:
             self._app.router.add_route("*", "/api/{method}", self._handle_api)
             self._app.router.add_post("/upload/v1/{upload_id}", self._handle_upload)
             self._app.router.add_post("/response/{response_id}", self._handle_response)
+            self._app.router.add_get("/link/", self.socket_mode.handle)
         return self._app
 
     async def start(self) -> str:
@@ -599,6 +686,7 @@ class FakeSlack:
     async def stop(self) -> None:
         """Stop serving; calls still hanging are released first."""
         self._closing.set()
+        await self.socket_mode.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -790,7 +878,7 @@ class FakeSlack:
             handler = self._methods.get(method)
             if handler is None:
                 raise _SlackError("unknown_method")
-            self._authenticate(request, args)
+            self._authenticate(request, args, app_level=method == "apps.connections.open")
             return web.json_response({"ok": True, **handler(args)})
         except _SlackError as exc:
             return exc.response()
@@ -840,7 +928,10 @@ class FakeSlack:
             )
             self.messages[channel].append(message)
 
-    def _authenticate(self, request: web.Request, args: dict[str, Any]) -> None:
+    def _authenticate(
+        self, request: web.Request, args: dict[str, Any], *, app_level: bool = False
+    ) -> None:
+        """Check the bot token, or for an app-level method the app-level token."""
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             token = header.removeprefix("Bearer ").strip()
@@ -848,7 +939,10 @@ class FakeSlack:
             token = str(args.get("token") or "")
         if not token:
             raise _SlackError("not_authed")
-        if token != self.token:
+        expected, other = (self.app_token, self.token) if app_level else (self.token, None)
+        if token == other:
+            raise _SlackError("not_allowed_token_type")
+        if token != expected:
             raise _SlackError("invalid_auth")
 
     def _channel(self, args: dict[str, Any], key: str = "channel", *, posting: bool) -> str:
@@ -904,6 +998,9 @@ class FakeSlack:
         if elapsed < interval:
             retry_after = str(max(1, math.ceil(interval - elapsed)))
             raise _SlackError("ratelimited", status=429, headers={"Retry-After": retry_after})
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.socket_mode.open_url()}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -1269,7 +1366,11 @@ class SlackRequests:
             self.url, content=body.encode(), headers={**headers, "Content-Type": content_type}
         )
 
-    async def block_action(
+    async def block_action(self, **fields: Any) -> httpx.Response:
+        """A button click, POSTed; `fields` are those of `block_action_payload`."""
+        return await self._post_payload(self.block_action_payload(**fields))
+
+    def block_action_payload(
         self,
         *,
         user: str,
@@ -1281,7 +1382,7 @@ class SlackRequests:
         trigger_id: str | None = None,
         container: str = "message",
         view: dict[str, Any] | None = None,
-    ) -> httpx.Response:
+    ) -> dict[str, Any]:
         """A button click on a message, or on a view when container is "view"."""
         payload = self._interaction("block_actions", user, trigger_id)
         if container == "view":
@@ -1307,9 +1408,13 @@ class SlackRequests:
                 "action_ts": f"{time.time():.6f}",
             }
         ]
-        return await self._post_payload(payload)
+        return payload
 
-    async def view_submission(
+    async def view_submission(self, **fields: Any) -> httpx.Response:
+        """A modal submitted, POSTed; `fields` are those of `view_submission_payload`."""
+        return await self._post_payload(self.view_submission_payload(**fields))
+
+    def view_submission_payload(
         self,
         *,
         user: str,
@@ -1318,7 +1423,7 @@ class SlackRequests:
         private_metadata: str | None = None,
         view_id: str | None = None,
         trigger_id: str | None = None,
-    ) -> httpx.Response:
+    ) -> dict[str, Any]:
         """A modal submitted; a plain string value stands for a plain_text_input's value."""
         view = dict(self._submitted_view(view_id))
         if callback_id is not None:
@@ -1331,7 +1436,7 @@ class SlackRequests:
         payload = self._interaction("view_submission", user, trigger_id)
         payload["view"] = view
         payload["response_urls"] = []
-        return await self._post_payload(payload)
+        return payload
 
     async def event(
         self,
