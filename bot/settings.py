@@ -15,6 +15,10 @@ _URL = re.compile(r"^https?://[^\s/]+")
 class SettingsError(Exception):
     """One or more settings are missing or malformed; the message names each of them."""
 
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
 
 class Settings(BaseSettings):
     """Everything the bot needs to reach Slack and AMP and to serve its own routes."""
@@ -154,4 +158,4 @@ def load_settings(**overrides: object) -> Settings:
             else:
                 message = str(error["msg"]).removeprefix("Value error, ")
                 problems.append(f"{name} {message}")
-        raise SettingsError("; ".join(problems)) from None
+        raise SettingsError(problems) from None

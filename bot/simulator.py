@@ -756,7 +756,7 @@ async def serve(host: str, port: int, sim: CrewSimulator) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.simulator",
+        prog="python -m bot simulate",
         description="Run a simulated CrewAI AMP crew locally, for use without an AMP deployment.",
     )
     parser.add_argument("--host", default="127.0.0.1")
