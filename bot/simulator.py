@@ -8,11 +8,13 @@ import base64
 import hmac
 import json
 import logging
+import sys
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -754,10 +756,47 @@ async def serve(host: str, port: int, sim: CrewSimulator) -> None:
         await runner.cleanup()
 
 
+def load_tasks(path: Path) -> list[SimTask]:
+    """The tasks of a crew file: `{"tasks": [{"key", "name", "human_input", "outputs"}]}`.
+
+    `outputs` lists the output of each attempt, the last one repeating; without it, outputs
+    are generated and name the feedback of the last revision.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the crew file {path}: {exc}") from None
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    if not isinstance(tasks, list) or not tasks:
+        raise ValueError(f"{path} needs a non-empty list of tasks")
+    loaded = []
+    for index, task in enumerate(tasks):
+        if not isinstance(task, dict) or not isinstance(task.get("key"), str):
+            raise ValueError(f"task {index} of {path} needs a key, the task id AMP uses")
+        outputs = task.get("outputs", [])
+        if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+            raise ValueError(f"task {task['key']} of {path}: outputs must be a list of texts")
+        loaded.append(
+            SimTask(
+                key=task["key"],
+                name=str(task.get("name") or task["key"]),
+                human_input=bool(task.get("human_input", False)),
+                outputs=outputs,
+                description=str(task.get("description", "")),
+                expected_output=str(task.get("expected_output", "")),
+                agent=str(task.get("agent", "Crew Agent")),
+                error=task.get("error"),
+            )
+        )
+    return loaded
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot simulate",
-        description="Run a simulated CrewAI AMP crew locally, for use without an AMP deployment.",
+        description="Run a simulated CrewAI AMP crew locally, for use without an AMP deployment."
+        " By default its research task waits for a human and its output changes after a"
+        " revision; then a writing task runs and the crew finishes.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
@@ -767,9 +806,21 @@ def _parser() -> argparse.ArgumentParser:
         "--inputs", default="topic", help="comma-separated required inputs, e.g. topic,audience"
     )
     parser.add_argument(
+        "--tasks",
+        type=Path,
+        metavar="FILE",
+        help='a JSON file of the crew\'s tasks: {"tasks": [{"key": "research_task",'
+        ' "name": "Research", "human_input": true, "outputs": ["draft", "revised"]}]}',
+    )
+    parser.add_argument(
         "--step-delay", type=float, default=0.5, help="seconds between simulated steps"
     )
     parser.add_argument("--payload-style", choices=PAYLOAD_STYLES, default="snake")
+    parser.add_argument(
+        "--no-webhooks",
+        action="store_true",
+        help="deliver no webhooks, as an AMP that cannot reach the bot (the bot then polls)",
+    )
     return parser
 
 
@@ -777,13 +828,20 @@ def main(argv: list[str] | None = None) -> int:
     """Run the simulator from the command line until interrupted."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        tasks = load_tasks(args.tasks) if args.tasks is not None else None
+    except ValueError as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
+        return 2
     sim = CrewSimulator(
         token=args.token,
         crew_name=args.crew_name,
         inputs=[name.strip() for name in args.inputs.split(",") if name.strip()],
+        tasks=tasks,
         step_delay=args.step_delay,
         payload_style=args.payload_style,
     )
+    sim.deliver_webhooks = not args.no_webhooks
 
     print(
         f"Point the bot at it: CREWAI_URL=http://{args.host}:{args.port} CREWAI_TOKEN={sim.token}",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -774,3 +776,63 @@ def test_main_prints_how_to_point_the_bot_at_it(
         ["topic", "audience"],
         0.0,
     )
+
+
+def test_main_reads_a_tasks_file_and_can_turn_webhooks_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    served: list[CrewSimulator] = []
+
+    async def fake_serve(host: str, port: int, sim: CrewSimulator) -> None:
+        served.append(sim)
+
+    monkeypatch.setattr(simulator, "serve", fake_serve)
+    crew = tmp_path / "crew.json"
+    crew.write_text(
+        json.dumps(
+            {
+                "tasks": [
+                    {
+                        "key": "outline",
+                        "name": "Outline",
+                        "human_input": True,
+                        "outputs": ["a", "b"],
+                    },
+                    {"key": "draft"},
+                ]
+            }
+        )
+    )
+
+    assert simulator.main(["--tasks", str(crew), "--no-webhooks"]) == 0
+
+    sim = served[0]
+    assert [(t.key, t.name, t.human_input, t.outputs) for t in sim.tasks] == [
+        ("outline", "Outline", True, ["a", "b"]),
+        ("draft", "draft", False, []),
+    ]
+    assert sim.deliver_webhooks is False
+
+
+def test_a_bad_tasks_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    crew = tmp_path / "crew.json"
+    crew.write_text('{"tasks": [{"name": "no key"}]}')
+
+    assert simulator.main(["--tasks", str(crew)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"simulate: task 0 of {crew} needs a key, the task id AMP uses"
+    )
+
+
+async def test_with_webhooks_off_only_the_status_shows_the_pause(
+    sim: CrewSimulator, amp: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    sim.deliver_webhooks = False
+    kickoff_id = await kickoff(amp, receiver)
+    await sim.wait_for(lambda: sim.executions[kickoff_id].state == PENDING_HUMAN_INPUT)
+
+    status = (await amp.get(f"/status/{kickoff_id}")).json()
+
+    assert receiver.deliveries == []
+    assert status["task_id"] == "research_task"
+    assert status["output"] == sim.executions[kickoff_id].current_output
