@@ -155,7 +155,7 @@ class Poller:
         await self._services.reviews.finish(execution, result, failed=failed)
 
     async def _paused(self, execution: Execution, status: Status) -> None:
-        """Open the review AMP's status describes, unless the task's output was decided."""
+        """Open the review AMP's status describes, unless the task's last review has it."""
         try:
             notification = parse_notification(status.raw, execution_id=execution.execution_id)
         except PayloadError as exc:
@@ -165,13 +165,13 @@ class Poller:
         if notification.task_name is None and isinstance(current_task, str):
             notification = dataclasses.replace(notification, task_name=current_task)
 
-        # AMP may still show the pause for a moment after a delivered resume.
+        # The output is known already when a notification told of it, or when AMP still shows
+        # the pause a moment after a delivered resume; a task run again with the very same
+        # output is then left to its notification.
         reviews = await self._store.reviews_of(execution.ref)
         of_task = [review for review in reviews if review.task_id == notification.task_id]
-        if of_task:
-            last = max(of_task, key=lambda review: review.attempt)
-            if not last.is_pending and last.output == notification.output:
-                return
+        if of_task and max(of_task, key=lambda r: r.attempt).output == notification.output:
+            return
 
         added = await self._services.reviews.receive(notification, execution)
         if not added.created:
