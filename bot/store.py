@@ -187,7 +187,12 @@ class Store:
         await db.execute("PRAGMA foreign_keys=ON")
         await db.execute("PRAGMA busy_timeout=5000")
         store = cls(db)
-        await store._migrate()
+        try:
+            await store._migrate()
+        except BaseException:
+            # An open connection's thread would keep the process from exiting.
+            await db.close()
+            raise
         return store
 
     async def close(self) -> None:

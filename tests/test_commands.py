@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +77,24 @@ def test_serve_writes_json_lines_when_asked(tmp_path: Path) -> None:
     assert any(message.startswith("Bot started") for message in messages)
     assert messages[-1] == "Bot stopped"
     assert {line["level"] for line in lines} <= {"INFO", "WARNING"}
+
+
+def test_a_database_of_a_newer_version_stops_the_start(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (999)")
+    sock = free_socket()
+    port = int(sock.getsockname()[1])
+    sock.close()
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        env=full_env(tmp_path, port),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert done.returncode != 0
+    assert "schema version 999, newer than this bot" in done.stderr
