@@ -33,7 +33,9 @@ BOLT = web.AppKey("bolt", AsyncApp)
 STARTED = web.AppKey("started", float)
 
 MAX_BODY = 1024 * 1024
-STOP_TIMEOUT = 5.0
+# A stop (SIGTERM) must end within 10 s: aiohttp's 3 s for open requests, then these.
+LISTENER_GRACE = 2.0
+WORKER_GRACE = 3.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -69,8 +71,8 @@ async def lifespan(app: web.Application) -> AsyncIterator[None]:
 
     yield
 
-    await services.inflight.drain(STOP_TIMEOUT)
-    await services.outbox.stop(STOP_TIMEOUT)
+    await services.inflight.drain(LISTENER_GRACE)
+    await services.outbox.stop(WORKER_GRACE)
     await services.crewai.aclose()
     await services.store.close()
     logger.info("Bot stopped")
