@@ -39,7 +39,10 @@ POLLER = web.AppKey[Poller | None]("poller")
 SOCKET_MODE = web.AppKey[SocketMode | None]("socket_mode")
 
 MAX_BODY = 1024 * 1024
-STOP_TIMEOUT = 5.0
+# A stop (SIGTERM) must end within 10 s: aiohttp's 3 s for open requests, then these.
+LISTENER_GRACE = 2.0
+WORKER_GRACE = 3.0
+SOCKET_GRACE = 1.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -91,11 +94,11 @@ async def lifespan(app: web.Application) -> AsyncIterator[None]:
     yield
 
     if socket_mode is not None:
-        await socket_mode.stop()
+        await socket_mode.stop(SOCKET_GRACE)
     if poller is not None:
         await poller.stop()
-    await services.inflight.drain(STOP_TIMEOUT)
-    await services.outbox.stop(STOP_TIMEOUT)
+    await services.inflight.drain(LISTENER_GRACE)
+    await services.outbox.stop(WORKER_GRACE)
     await services.crewai.aclose()
     await services.store.close()
     logger.info("Bot stopped")

@@ -122,17 +122,22 @@ def _about(review: Review, execution: Execution) -> str:
         parts.append(f"*Crew:* {mrkdwn.plain(_cut(execution.crew_name, 100))}")
     parts.append(f"*Task:* `{mrkdwn.plain(_cut(review.task_id, 100))}`")
     parts.append(f"*Attempt:* {review.attempt}")
-    parts.append(f"*Started by:* {_who(execution.started_by)}")
+    parts.append(f"*Started by:* {_who(execution)}")
     parts.append(f"*Execution:* `{mrkdwn.plain(_cut(execution.label, 100))}`")
     return "  ·  ".join(parts)
 
 
-def _who(user: str | None) -> str:
-    if not user:
-        return "nobody registered"
-    if user.startswith(("U", "W")) and user.isalnum():
+def _who(execution: Execution) -> str:
+    """Who started the execution: a Slack user, a caller's label, or how it became known."""
+    user = execution.started_by
+    if user and user.startswith(("U", "W")) and user.isalnum():
         return f"<@{user}>"
-    return mrkdwn.plain(_cut(user, 80))
+    if user:
+        return mrkdwn.plain(_cut(user, 80))
+    return {
+        "kickoff": "the bot's API",
+        "registered": "registered through the bot's API",
+    }.get(execution.source, "nobody registered")
 
 
 def _status_blocks(review: Review, decision: Decision | None, shortened: bool) -> list[Block]:
@@ -262,14 +267,16 @@ def output_modal(review: Review, page: int = 0) -> View:
             buttons.append(
                 ButtonElement(
                     text="Previous page",
-                    action_id=FULL_OUTPUT_PAGE,
+                    action_id=f"{FULL_OUTPUT_PAGE}_previous",
                     value=f"{review.id}:{page - 1}",
                 )
             )
         if page < len(pages) - 1:
             buttons.append(
                 ButtonElement(
-                    text="Next page", action_id=FULL_OUTPUT_PAGE, value=f"{review.id}:{page + 1}"
+                    text="Next page",
+                    action_id=f"{FULL_OUTPUT_PAGE}_next",
+                    value=f"{review.id}:{page + 1}",
                 )
             )
         blocks.append(ActionsBlock(block_id="pages", elements=buttons))

@@ -8,6 +8,7 @@ and webhook URLs always come from the store, never from a Slack payload.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -37,7 +38,7 @@ class ReviewListeners:
         app.action(blocks.REVISE)(self.revise)
         app.action(blocks.RETRY)(self.retry)
         app.action(blocks.FULL_OUTPUT)(self.full_output)
-        app.action(blocks.FULL_OUTPUT_PAGE)(self.full_output_page)
+        app.action(re.compile(f"^{blocks.FULL_OUTPUT_PAGE}_"))(self.full_output_page)
         app.view_submission(blocks.FEEDBACK_VIEW)(self.feedback_submitted)
 
     async def approve(

@@ -37,13 +37,20 @@ class SocketMode:
         """Start connecting; a Slack that cannot be reached yet does not hold up the start."""
         self._connecting = asyncio.create_task(self._connect(), name="socket-mode")
 
-    async def stop(self) -> None:
-        """Close the websocket; Slack holds the envelopes of a closed app for its next one."""
+    async def stop(self, grace: float = 1.0) -> None:
+        """Close the websocket, waiting up to `grace` seconds for Slack to answer the close."""
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connecting
-        await self._handler.close_async()  # type: ignore[no-untyped-call]
+        try:
+            await asyncio.wait_for(
+                self._handler.close_async(),  # type: ignore[no-untyped-call]
+                grace,
+            )
+        except TimeoutError:
+            logger.warning("Socket Mode: Slack did not answer the close within %.0fs", grace)
+            return
         logger.info("Socket Mode: disconnected from Slack")
 
     async def connected(self) -> bool:

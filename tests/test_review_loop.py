@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from bot import blocks
 from bot.simulator import COMPLETED
 from tests.conftest import CHANNEL, REVIEWER, Amp, Bot
@@ -122,3 +125,72 @@ async def test_a_post_pending_at_a_restart_is_posted_after_it(
     await bot.start()
     message = await nth_review(slack, 1)
     assert button_ids(message) == [blocks.APPROVE, blocks.REVISE]
+
+
+def next_page_button(view: dict[str, Any]) -> dict[str, Any] | None:
+    for block in view.get("blocks", []):
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            if element["text"]["text"] == "Next page":
+                return dict(element)
+    return None
+
+
+async def test_a_long_output_is_shortened_and_paged_in_full_in_a_modal(
+    bot: Bot, slack: FakeSlack, amp: Amp
+) -> None:
+    long_output = "\n".join(f"Finding {n}: " + "evidence " * 20 for n in range(600))
+    amp.sim.tasks[0].outputs = [long_output]
+    await kickoff(bot)
+    message = await nth_review(slack, 1)
+    assert blocks.FULL_OUTPUT in button_ids(message)
+    assert "Finding 599" not in text_of(message)
+
+    await click(bot, message, blocks.FULL_OUTPUT)
+    await slack.wait_for(lambda: len(slack.views) == 1)
+    assert bot.slack is not None
+    pages = [json.dumps(slack.views[0]["view"])]
+    while (button := next_page_button(slack.views[-1]["view"])) is not None:
+        assert len(pages) < 20
+        shown = len(slack.views)
+        await bot.slack.block_action(
+            user=REVIEWER,
+            action_id=button["action_id"],
+            value=button["value"],
+            container="view",
+            view={**slack.views[-1]["view"], "id": slack.views[-1]["view_id"]},
+        )
+        await slack.wait_for(lambda shown=shown: len(slack.views) > shown)  # type: ignore[misc]
+        pages.append(json.dumps(slack.views[-1]["view"]))
+    assert len(pages) > 1
+    assert "Finding 0:" in pages[0]
+    assert "Finding 599:" in pages[-1]
+
+
+async def test_a_resume_queued_before_a_restart_is_delivered_after_it(
+    bot: Bot, slack: FakeSlack, amp: Amp
+) -> None:
+    kickoff_id = await kickoff(bot)
+    message = await nth_review(slack, 1)
+    amp.sim.fail_next("resume", status=503, times=1000)
+    await click(bot, message, blocks.APPROVE)
+    await amp.sim.wait_for(lambda: len(amp.sim.resume_calls) >= 1)
+    await bot.stop()
+
+    amp.sim.clear_faults()
+    await bot.start()
+
+    await amp.sim.wait_for(lambda: amp.sim.executions[kickoff_id].state == COMPLETED)
+    await wait_for_text(slack, message, "Delivered to AMP")
+
+
+async def test_task_and_step_webhooks_are_stored(bot: Bot, slack: FakeSlack, amp: Amp) -> None:
+    kickoff_id = await kickoff(bot)
+    message = await nth_review(slack, 1)
+    await click(bot, message, blocks.APPROVE)
+    await amp.sim.wait_for(lambda: amp.sim.executions[kickoff_id].finished)
+    execution = await bot.store.execution_by_id(kickoff_id)
+    await slack.wait_for(
+        lambda: any("crew finished" in m.text for m in slack.thread(CHANNEL, message.ts))
+    )
+    kinds = [event["kind"] for event in await bot.store.events(execution.ref)]
+    assert "step" in kinds and "task" in kinds and "crew" in kinds
