@@ -196,6 +196,8 @@ class CrewSimulator:
         self.notify_before_kickoff_answer = False
         # False stands for an AMP that cannot reach the receiver: no webhook arrives.
         self.deliver_webhooks = True
+        # Whether a pending status names the task and its output; AMP does not document it.
+        self.status_shows_pending_task = True
 
         self.kickoff_calls: list[dict[str, Any]] = []
         self.resume_calls: list[dict[str, Any]] = []
@@ -389,7 +391,11 @@ class CrewSimulator:
             "completed_tasks": execution.task_index,
             "total_tasks": len(self.tasks),
         }
-        if execution.state == PENDING_HUMAN_INPUT and current is not None:
+        if (
+            execution.state == PENDING_HUMAN_INPUT
+            and current is not None
+            and self.status_shows_pending_task
+        ):
             status["task_id"] = current.key
             status["output"] = execution.current_output
         return status

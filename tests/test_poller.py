@@ -124,3 +124,23 @@ async def test_only_executions_the_bot_started_are_polled(
     finally:
         await bot.stop()
         await bot.http.aclose()
+
+
+async def test_a_pause_the_status_cannot_describe_is_reported_once(
+    polling_bot: Bot, slack: FakeSlack, amp: Amp
+) -> None:
+    amp.sim.status_shows_pending_task = False
+    kickoff_id = await kickoff(polling_bot)
+    poller = poller_of(polling_bot)
+    created_at = (await polling_bot.store.execution_by_id(kickoff_id)).created_at
+
+    await slack.wait_for(
+        lambda: any("waits for human input" in m.text for m in slack.messages[CHANNEL])
+    )
+    assert await poller.poll_due(created_at + 10_000) == [kickoff_id]
+
+    notices = [m for m in slack.messages[CHANNEL] if "waits for human input" in m.text]
+    waiting = [job for job in await polling_bot.store.jobs() if job.kind == "post_notice"]
+    assert len(notices) + len(waiting) == 1
+    assert kickoff_id in notices[0].text
+    assert review_messages(slack) == []
