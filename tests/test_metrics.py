@@ -140,6 +140,7 @@ def test_json_lines_keep_secrets_out_of_the_message_and_the_traceback(
     logger = logging.getLogger("bot.test")
     logger.debug("not shown")
     logger.info("Review %s posted with %s", "r-1", AMP_TOKEN)
+    logger.info("Connecting to %s", "wss://wss.slack.test/link/?ticket=abc-123&app_id=A1")
     try:
         raise RuntimeError(f"token {AMP_TOKEN} refused")
     except RuntimeError:
@@ -147,8 +148,11 @@ def test_json_lines_keep_secrets_out_of_the_message_and_the_traceback(
 
     lines = capsys.readouterr().err.strip().splitlines()
 
-    assert len(lines) == 2
-    first, second = (json.loads(line) for line in lines)
+    assert len(lines) == 3
+    first, ticket, second = (json.loads(line) for line in lines)
+    assert (
+        ticket["message"] == "Connecting to wss://wss.slack.test/link/?ticket=[redacted]&app_id=A1"
+    )
     assert first["level"] == "INFO" and first["logger"] == "bot.test"
     assert first["message"] == "Review r-1 posted with [redacted]"
     assert second["message"] == "Resume of review r-2 failed"
