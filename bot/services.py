@@ -12,6 +12,7 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.crewai import CrewAIClient
+from bot.directory import Directory
 from bot.outbox import Outbox
 from bot.reviews import ReviewService
 from bot.settings import Settings
@@ -57,6 +58,7 @@ class Services:
     slack: AsyncWebClient
     outbox: Outbox
     inflight: Inflight
+    directory: Directory
 
 
 SERVICES = web.AppKey("services", Services)
