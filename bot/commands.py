@@ -75,10 +75,10 @@ class CrewCommand:
         name, args = (words[0].lower(), words[1:]) if words else ("help", [])
         problem = _usage_problem(name, args)
         if problem is not None:
-            await ack(text=f"⚠️ {problem}\n\n{HELP}")
+            await ack(text=f"⚠️ {problem}\n\n{HELP}", response_type="ephemeral")
             return
         if name == "help":
-            await ack(text=HELP)
+            await ack(text=HELP, response_type="ephemeral")
             return
         if name == "kickoff":
             await self._kickoff.open(ack, body, client)
@@ -131,9 +131,10 @@ class CrewCommand:
         if execution is None:
             return _unknown(given)
         lines = [f"*Execution `{mrkdwn.plain(execution.label)}`*" + _crew(execution)]
+        by = f" by {who(execution.started_by)}" if execution.started_by else ""
         lines.append(
-            f"Started by {who(execution.started_by)} {blocks.slack_date(execution.created_at)}"
-            f" · reviews in <#{execution.channel}> · our state: *{mrkdwn.plain(execution.state)}*"
+            f"Started{by} {blocks.slack_date(execution.created_at)} · reviews in"
+            f" <#{execution.channel}> · our state: *{mrkdwn.plain(execution.state)}*"
         )
         reviews = await self._store.reviews_of(execution.ref)
         lines.append(f"*Reviews* ({len(reviews)})" if reviews else "*Reviews*: none yet")
