@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, mrkdwn
 from bot.crewai import CrewAIError, CrewAIUnavailable
@@ -69,7 +70,7 @@ class CrewCommand:
         body: dict[str, Any],
         command: dict[str, Any],
         respond: AsyncRespond,
-        client: Any,
+        client: AsyncWebClient,
     ) -> None:
         words = str(command.get("text") or "").split()
         name, args = (words[0].lower(), words[1:]) if words else ("help", [])
