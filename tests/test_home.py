@@ -63,6 +63,12 @@ async def test_opening_the_home_tab_shows_what_waits_and_approve_there_decides(
     decisions = home_text(slack).split("Your recent decisions")[1]
     assert f"<@{REVIEWER}> ✅ approved" in decisions and f"of `{kickoff_id}`" in decisions
 
+    await click_home(bot, blocks.APPROVE, review_id_of(message), user=REVIEWER)
+    direct = "D" + REVIEWER[1:]
+    await slack.wait_for(lambda: bool(slack.messages.get(direct)))
+    assert "Someone was quicker" in slack.messages[direct][0].text
+    assert len(amp.sim.resume_calls) == 1
+
 
 async def test_revise_on_the_home_tab_opens_the_feedback_modal(
     bot: Bot, slack: FakeSlack, amp: Amp
