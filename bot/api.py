@@ -102,11 +102,13 @@ async def start_execution(
     channel: str | None = None,
     webhooks: WebhookUrls | None = None,
     started_by: str | None = None,
+    thread_ts: str | None = None,
 ) -> str:
     """Kick off an execution whose pauses come to the bot, and return AMP's kickoff id.
 
     The execution is stored before AMP is called, so a notification that arrives before
-    AMP's answer finds it. The webhook URLs the caller left out point at the bot.
+    AMP's answer finds it. The webhook URLs the caller left out point at the bot. A given
+    `thread_ts` (a message already posted in `channel`) becomes the execution's thread.
     """
     settings = services.settings
     execution = await services.store.create_execution(
@@ -115,6 +117,8 @@ async def start_execution(
         started_by=started_by,
         inputs=inputs,
     )
+    if thread_ts is not None:
+        await services.store.set_thread(execution.ref, thread_ts)
     given = webhooks or WebhookUrls()
     public = settings.bot_public_url
     sent = WebhookUrls(

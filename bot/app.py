@@ -8,26 +8,33 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import api, health, http, jobs, webhooks
+from bot import api, health, home, http, jobs, threads, webhooks
+from bot.commands import CrewCommand
 from bot.crewai import CrewAIClient
+from bot.directory import Directory
+from bot.home import HomePublisher, HomeTab
+from bot.kickoff import KickoffModal
 from bot.listeners import ReviewListeners
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.outbox import Backoff, Outbox
+from bot.outbox import Backoff, Handler, Outbox
 from bot.poller import Poller
 from bot.poster import Poster
+from bot.records import Job
+from bot.reminders import Reminders, Timing
 from bot.resumer import Resumer
 from bot.reviews import Deadlines, ReviewService
 from bot.services import SERVICES, Inflight, Services
 from bot.settings import Settings
 from bot.socket_mode import SocketMode
-from bot.store import Store
+from bot.store import JobSpec, Store
+from bot.threads import Confirmations, ThreadReplies
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +84,8 @@ async def lifespan(app: web.Application) -> AsyncIterator[None]:
     app[BOLT] = _bolt_app(services)
     app[STARTED] = time.time()
     await services.outbox.start()
+    reminders = _reminders(services)
+    await reminders.start()
     app[POLLER] = poller = _poller(services)
     if poller is not None:
         await poller.start()
@@ -97,6 +106,7 @@ async def lifespan(app: web.Application) -> AsyncIterator[None]:
         await socket_mode.stop(SOCKET_GRACE)
     if poller is not None:
         await poller.stop()
+    await reminders.stop()
     await services.inflight.drain(LISTENER_GRACE)
     await services.outbox.stop(WORKER_GRACE)
     await services.crewai.aclose()
@@ -119,7 +129,8 @@ async def open_services(settings: Settings, metrics: Metrics | None = None) -> S
     )
     deadlines = Deadlines(resume=settings.bot_resume_deadline, slack=settings.bot_slack_deadline)
     reviews = ReviewService(store, deadlines=deadlines)
-    outbox = _outbox(settings, reviews, slack, crewai, metrics)
+    directory = Directory(slack)
+    outbox = _outbox(settings, reviews, slack, crewai, directory, metrics)
     return Services(
         settings=settings,
         store=store,
@@ -128,6 +139,7 @@ async def open_services(settings: Settings, metrics: Metrics | None = None) -> S
         slack=slack,
         outbox=outbox,
         inflight=Inflight(),
+        directory=directory,
         metrics=metrics,
     )
 
@@ -137,19 +149,30 @@ def _outbox(
     reviews: ReviewService,
     slack: AsyncWebClient,
     crewai: CrewAIClient,
+    directory: Directory,
     metrics: Metrics,
 ) -> Outbox:
-    """The background worker, with the handler of each kind of job."""
+    """The background worker, with the handler of each kind of job.
+
+    Whenever a review message is posted or shows a new state, the Home tabs people look at
+    and the review's thread confirmation follow.
+    """
     poster = Poster(reviews, slack, default_channel=settings.slack_review_channel, metrics=metrics)
     resumer = Resumer(reviews, crewai)
+    homes = HomePublisher(reviews, poster, directory)
+    confirmations = Confirmations(reviews, poster)
     return Outbox(
         reviews.store,
         handlers={
-            jobs.POST_REVIEW: poster.post_review,
-            jobs.UPDATE_REVIEW: poster.update_review,
+            jobs.POST_REVIEW: _then(poster.post_review, homes.follow_ups),
+            jobs.UPDATE_REVIEW: _then(
+                poster.update_review, homes.follow_ups, confirmations.follow_ups
+            ),
             jobs.POST_RESULT: poster.post_result,
             jobs.POST_NOTICE: poster.post_notice,
             jobs.RESUME: resumer.deliver,
+            home.PUBLISH_HOME: homes.publish,
+            threads.CONFIRM_DECISION: confirmations.confirm,
         },
         give_up={
             jobs.POST_REVIEW: poster.gave_up,
@@ -188,7 +211,35 @@ def _bolt_app(services: Services) -> AsyncApp:
         raise_error_for_unhandled_request=False,
     )
     ReviewListeners(services).register(bolt)
+    ThreadReplies(services).register(bolt)
+    HomeTab(services).register(bolt)
+    kickoff = KickoffModal(services)
+    kickoff.register(bolt)
+    CrewCommand(services, kickoff).register(bolt)
     return bolt
+
+
+def _reminders(services: Services) -> Reminders:
+    """The loop that reminds reviewers of reviews that wait, and expires them where set."""
+    settings = services.settings
+    timing = Timing(
+        remind_after=settings.bot_remind_after,
+        remind_again_after=settings.bot_remind_again_after,
+        expire_after=settings.bot_expire_after,
+    )
+    return Reminders(services.reviews, timing, reviewers=settings.reviewers())
+
+
+def _then(handler: Handler, *follow_ups: Callable[[Job], Awaitable[Iterable[JobSpec]]]) -> Handler:
+    """`handler`, whose success also enqueues the jobs each of `follow_ups` names for the job."""
+
+    async def run(job: Job) -> Iterable[JobSpec]:
+        specs = list(await handler(job) or ())
+        for follow_up in follow_ups:
+            specs += await follow_up(job)
+        return specs
+
+    return run
 
 
 async def slack_events(request: web.Request) -> web.Response:

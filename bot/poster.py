@@ -184,6 +184,10 @@ class Poster:
             [jobs.post_notice(self._default_channel, text, deadline=self._service.deadlines.slack)]
         )
 
+    async def call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        """One Web API call for a job, its failure told as `Retry` or `GiveUpNow`."""
+        return await self._call(method, **kwargs)
+
     async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         """One Web API call, counted in the metrics; Slack's errors become Retry or GiveUpNow."""
         api_method = method.replace("_", ".")

@@ -12,6 +12,7 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.crewai import CrewAIClient
+from bot.directory import Directory
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.reviews import ReviewService
@@ -58,6 +59,7 @@ class Services:
     slack: AsyncWebClient
     outbox: Outbox
     inflight: Inflight
+    directory: Directory
     metrics: Metrics = field(default_factory=Metrics)
 
 

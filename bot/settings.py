@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _URL = re.compile(r"^https?://[^\s/]+")
+_REVIEWER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 
 
 class SettingsError(Exception):
@@ -59,6 +60,13 @@ class Settings(BaseSettings):
     bot_poll_interval: float = Field(default=15.0, ge=0)
     bot_poll_max_interval: float = Field(default=300.0, gt=0)
     bot_poll_deadline: float = Field(default=86400.0, gt=0)
+
+    # Reviewing in Slack: thread replies, reminders and expiry
+    bot_approval_words: str = "approve,approved,lgtm,:white_check_mark:"
+    bot_reviewers: str = ""
+    bot_remind_after: float = Field(default=3600.0, ge=0)
+    bot_remind_again_after: float = Field(default=14400.0, ge=0)
+    bot_expire_after: float | None = Field(default=None, gt=0)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -134,6 +142,28 @@ class Settings(BaseSettings):
         """Whether Slack traffic comes over Socket Mode rather than HTTP."""
         return self.slack_app_token is not None
 
+    @field_validator("bot_reviewers")
+    @classmethod
+    def _reviewers(cls, value: str) -> str:
+        for reviewer in _words(value):
+            if not _REVIEWER_ID.match(reviewer):
+                raise ValueError(f"must be user IDs (U...) or user group IDs (S...): {reviewer!r}")
+        return value
+
+    @field_validator("bot_expire_after", mode="before")
+    @classmethod
+    def _blank_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def approval_words(self) -> frozenset[str]:
+        """The replies that approve a review, compared in lower case."""
+        words = (word.strip().lower() for word in self.bot_approval_words.split(","))
+        return frozenset(word for word in words if word)
+
+    def reviewers(self) -> list[str]:
+        """The user and user group IDs that reminders mention."""
+        return _words(self.bot_reviewers)
+
     def secrets(self) -> list[str]:
         """The secret values, for redaction and for tests that prove they never leak."""
         values = [self.slack_bot_token, self.slack_signing_secret, self.crewai_token]
@@ -143,6 +173,11 @@ class Settings(BaseSettings):
         if self.slack_app_token is not None:
             values.append(self.slack_app_token)
         return [value.get_secret_value() for value in values]
+
+
+def _words(value: str) -> list[str]:
+    """The items of a setting separated by commas or spaces."""
+    return [word for word in re.split(r"[,\s]+", value) if word]
 
 
 def load_settings(**overrides: object) -> Settings:

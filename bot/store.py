@@ -107,6 +107,25 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX events_execution ON events(execution_ref, id);
     """,
+    """
+    ALTER TABLE reviews ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX reviews_open ON reviews(created_at, id) WHERE state IN ('pending', 'expired');
+    CREATE INDEX reviews_reminders ON reviews(state, reminders_sent, created_at);
+    CREATE INDEX decisions_reviewer ON decisions(reviewer, id);
+    CREATE INDEX executions_started_by ON executions(started_by, created_at);
+    CREATE TABLE home_viewers (
+        user TEXT PRIMARY KEY,
+        page INTEGER NOT NULL DEFAULT 0,
+        opened_at REAL NOT NULL
+    );
+    CREATE INDEX home_viewers_recent ON home_viewers(opened_at);
+    CREATE TABLE confirmations (
+        review_id TEXT PRIMARY KEY REFERENCES reviews(id),
+        channel TEXT NOT NULL,
+        thread_ts TEXT NOT NULL,
+        ts TEXT
+    );
+    """,
 )
 
 
@@ -153,6 +172,40 @@ class StoreCounts:
     decisions: dict[tuple[str, str], int] = field(default_factory=dict)
     jobs: dict[str, int] = field(default_factory=dict)
     oldest_job_created_at: float | None = None
+
+
+@dataclass(frozen=True)
+class OpenReview:
+    """A review waiting for a decision, with what a listing shows of its execution."""
+
+    review: Review
+    execution_label: str
+    crew_name: str | None
+    started_by: str | None
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One entry of the decision trail, with the review it was about and its resume."""
+
+    decision: Decision
+    execution_label: str
+    task: str
+    attempt: int
+    standing: bool
+    delivery: Delivery
+    resume_status: str | None
+    resume_error: str | None
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Where the bot confirms a decision taken in a review's thread; `ts` once posted."""
+
+    review_id: str
+    channel: str
+    thread_ts: str
+    ts: str | None
 
 
 @dataclass(frozen=True)
@@ -619,6 +672,178 @@ class Store:
             row = await _one(db, "SELECT * FROM reviews WHERE id = ?", (review_id,))
         assert row is not None
         return _review(row)
+
+    # What reviewers look up: threads, open reviews, trails, Home tabs, reminders
+
+    async def thread_review(self, channel: str, thread_ts: str) -> Review | None:
+        """The latest attempt of the task whose first review message started this thread."""
+        row = await _one(
+            self._db,
+            "SELECT * FROM reviews WHERE (execution_ref, task_id) = (SELECT execution_ref,"
+            " task_id FROM reviews WHERE channel = ? AND message_ts = ?)"
+            " ORDER BY attempt DESC LIMIT 1",
+            (channel, thread_ts),
+        )
+        return _review(row) if row else None
+
+    async def open_reviews(self, *, limit: int, offset: int = 0) -> list[OpenReview]:
+        """Pending and expired reviews, oldest first, one page at a time."""
+        rows = await _all(
+            self._db,
+            "SELECT r.*, COALESCE(e.execution_id, e.ref) AS execution_label,"
+            " e.crew_name AS crew_name, e.started_by AS started_by"
+            " FROM reviews AS r INDEXED BY reviews_open JOIN executions AS e"
+            " ON e.ref = r.execution_ref WHERE r.state IN ('pending', 'expired')"
+            " ORDER BY r.created_at, r.id LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [
+            OpenReview(_review(row), row["execution_label"], row["crew_name"], row["started_by"])
+            for row in rows
+        ]
+
+    async def count_open_reviews(self) -> int:
+        row = await _one(
+            self._db,
+            "SELECT COUNT(*) AS n FROM reviews INDEXED BY reviews_open"
+            " WHERE state IN ('pending', 'expired')",
+        )
+        return int(row["n"]) if row else 0
+
+    async def decision_trail(
+        self,
+        *,
+        execution_ref: str | None = None,
+        reviewer: str | None = None,
+        limit: int = 20,
+    ) -> list[TrailEntry]:
+        """Decisions, newest first: of one execution, of one reviewer's wins, or of all."""
+        args: tuple[str, ...]
+        if execution_ref is not None:
+            where, args = "WHERE r.execution_ref = ?", (execution_ref,)
+        elif reviewer is not None:
+            where, args = "WHERE d.reviewer = ? AND d.outcome = 'accepted'", (reviewer,)
+        else:
+            where, args = "", ()
+        rows = await _all(
+            self._db,
+            "SELECT d.*, COALESCE(e.execution_id, e.ref) AS execution_label,"
+            " COALESCE(r.task_name, r.task_id) AS task, r.attempt AS attempt,"
+            " r.decision_id AS standing_id, r.delivery AS delivery,"
+            " r.resume_status AS resume_status, r.resume_error AS resume_error"
+            " FROM decisions AS d JOIN reviews AS r ON r.id = d.review_id"
+            f" JOIN executions AS e ON e.ref = r.execution_ref {where}"
+            " ORDER BY d.id DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [
+            TrailEntry(
+                decision=_decision_of(row),
+                execution_label=row["execution_label"],
+                task=row["task"],
+                attempt=row["attempt"],
+                standing=row["standing_id"] == row["id"],
+                delivery=Delivery(row["delivery"]),
+                resume_status=row["resume_status"],
+                resume_error=row["resume_error"],
+            )
+            for row in rows
+        ]
+
+    async def executions_started_by(self, user: str, *, limit: int) -> list[Execution]:
+        rows = await _all(
+            self._db,
+            "SELECT * FROM executions WHERE started_by = ? ORDER BY created_at DESC LIMIT ?",
+            (user, limit),
+        )
+        return [_execution(row) for row in rows]
+
+    async def home_viewed(self, user: str, *, page: int | None = None) -> None:
+        """Remember that `user` looks at their Home tab, on `page` if given."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO home_viewers (user, page, opened_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (user) DO UPDATE SET opened_at = excluded.opened_at,"
+                " page = COALESCE(?, page)",
+                (user, page or 0, time.time(), page),
+            )
+
+    async def home_page(self, user: str) -> int:
+        row = await _one(self._db, "SELECT page FROM home_viewers WHERE user = ?", (user,))
+        return int(row["page"]) if row else 0
+
+    async def home_viewers(self, since: float) -> list[str]:
+        """The users who opened their Home tab since `since`."""
+        rows = await _all(
+            self._db, "SELECT user FROM home_viewers WHERE opened_at >= ? ORDER BY user", (since,)
+        )
+        return [str(row["user"]) for row in rows]
+
+    async def add_confirmation(
+        self, review_id: str, *, channel: str, thread_ts: str, jobs: Iterable[JobSpec] = ()
+    ) -> None:
+        """Remember to confirm a review's decision in its thread, with the job that posts it."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO confirmations (review_id, channel, thread_ts) VALUES (?, ?, ?)"
+                " ON CONFLICT (review_id) DO NOTHING",
+                (review_id, channel, thread_ts),
+            )
+            await self._enqueue_all(db, jobs)
+
+    async def confirmation(self, review_id: str) -> Confirmation | None:
+        row = await _one(self._db, "SELECT * FROM confirmations WHERE review_id = ?", (review_id,))
+        if row is None:
+            return None
+        return Confirmation(row["review_id"], row["channel"], row["thread_ts"], row["ts"])
+
+    async def set_confirmation_ts(self, review_id: str, ts: str) -> None:
+        async with self._transaction() as db:
+            await db.execute("UPDATE confirmations SET ts = ? WHERE review_id = ?", (ts, review_id))
+
+    async def reviews_to_remind(self, *, sent: int, before: float, limit: int) -> list[Review]:
+        """Posted pending reviews created before `before` that had `sent` reminders so far."""
+        rows = await _all(
+            self._db,
+            "SELECT * FROM reviews WHERE state = ? AND reminders_sent = ? AND created_at <= ?"
+            " AND message_ts IS NOT NULL ORDER BY created_at LIMIT ?",
+            (ReviewState.PENDING, sent, before, limit),
+        )
+        return [_review(row) for row in rows]
+
+    async def mark_reminded(self, review_id: str, *, sent: int, jobs: Iterable[JobSpec]) -> bool:
+        """Count one more reminder for a review still pending, with its post; False if not."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE reviews SET reminders_sent = ? WHERE id = ? AND state = ?"
+                " AND reminders_sent = ?",
+                (sent + 1, review_id, ReviewState.PENDING, sent),
+            )
+            if cursor.rowcount == 0:
+                return False
+            await self._enqueue_all(db, jobs)
+        return True
+
+    async def reviews_to_expire(self, *, before: float, limit: int) -> list[Review]:
+        rows = await _all(
+            self._db,
+            "SELECT * FROM reviews WHERE state = ? AND created_at <= ? ORDER BY created_at LIMIT ?",
+            (ReviewState.PENDING, before, limit),
+        )
+        return [_review(row) for row in rows]
+
+    async def expire(self, review_id: str, *, jobs: Iterable[JobSpec] = ()) -> bool:
+        """Mark a pending review expired, with the jobs that show it; False if it is not pending."""
+        async with self._transaction() as db:
+            row = await _one(db, "SELECT state FROM reviews WHERE id = ?", (review_id,))
+            if row is None or row["state"] != ReviewState.PENDING:
+                return False
+            await db.execute(
+                "UPDATE reviews SET state = ?, updated_at = ? WHERE id = ?",
+                (states.expire(ReviewState(row["state"])), time.time(), review_id),
+            )
+            await self._enqueue_all(db, jobs)
+        return True
 
     # Outbox jobs
 
