@@ -16,12 +16,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import api, http, jobs, webhooks
+from bot.approvers import Approvers
 from bot.crewai import CrewAIClient
 from bot.listeners import ReviewListeners
 from bot.outbox import Backoff, Outbox
 from bot.poster import Poster
 from bot.resumer import Resumer
-from bot.reviews import Deadlines, ReviewService
+from bot.reviews import AnyoneMayDecide, Authorizer, Deadlines, ReviewService
+from bot.seen_events import SeenEvents
 from bot.services import SERVICES, Inflight, Services
 from bot.settings import Settings
 from bot.store import Store
@@ -32,13 +34,15 @@ SETTINGS = web.AppKey("settings", Settings)
 BOLT = web.AppKey("bolt", AsyncApp)
 STARTED = web.AppKey("started", float)
 
-MAX_BODY = 1024 * 1024
 STOP_TIMEOUT = 5.0
 
 
 def create_app(settings: Settings) -> web.Application:
     """The bot's aiohttp application; resources open when it starts and close when it stops."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[http.json_errors])
+    app = web.Application(
+        client_max_size=settings.bot_max_body_bytes,
+        middlewares=[http.json_errors, http.body_limit(settings.bot_max_body_bytes)],
+    )
     app[SETTINGS] = settings
     app.add_routes(
         [
@@ -88,7 +92,7 @@ async def open_services(settings: Settings) -> Services:
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     deadlines = Deadlines(resume=settings.bot_resume_deadline, slack=settings.bot_slack_deadline)
-    reviews = ReviewService(store, deadlines=deadlines)
+    reviews = ReviewService(store, deadlines=deadlines, authorizer=_authorizer(settings, slack))
     outbox = _outbox(settings, reviews, slack, crewai)
     return Services(
         settings=settings,
@@ -98,6 +102,18 @@ async def open_services(settings: Settings) -> Services:
         slack=slack,
         outbox=outbox,
         inflight=Inflight(),
+    )
+
+
+def _authorizer(settings: Settings, slack: AsyncWebClient) -> Authorizer:
+    """Who may decide: anyone, unless approvers or the self-approval rule are configured."""
+    if not (settings.approvers or settings.channel_approvers or settings.bot_forbid_self_approval):
+        return AnyoneMayDecide()
+    return Approvers(
+        slack,
+        approvers=settings.approvers,
+        per_channel=settings.channel_approvers,
+        forbid_self_approval=settings.bot_forbid_self_approval,
     )
 
 
@@ -132,6 +148,7 @@ def _bolt_app(services: Services) -> AsyncApp:
         signing_secret=services.settings.slack_signing_secret.get_secret_value(),
         raise_error_for_unhandled_request=False,
     )
+    bolt.middleware(SeenEvents(services.store).middleware)
     ReviewListeners(services).register(bolt)
     return bolt
 
