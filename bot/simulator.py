@@ -242,6 +242,11 @@ class CrewSimulator:
         """Handle the next `times` calls of `route` for real, then answer `status` instead."""
         self._add_fault(route, _Fault("process_then_fail", status=status), times)
 
+    def clear_faults(self) -> None:
+        """Forget every fault still waiting to happen."""
+        for faults in self._faults.values():
+            faults.clear()
+
     # The timeout is an argument, not a scope, so that a failure names the condition waited for.
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Poll `predicate` until it holds; raise TimeoutError after `timeout` seconds."""
