@@ -117,9 +117,9 @@ class Poster:
         await self._store.set_message(review.id, channel=channel, ts=ts, thread_ts=thread_ts or ts)
         posted = await self._store.review(review.id)
         assert posted is not None
-        if posted.updated_at != review.updated_at or posted.state is not review.state:
-            return self._service.update_job(posted)
-        return ()
+        shown = (review.state, review.delivery, review.resume_attempts)
+        changed = (posted.state, posted.delivery, posted.resume_attempts) != shown
+        return self._service.update_job(posted) if changed else ()
 
     async def _posted_before(
         self, review_id: str, channel: str, thread_ts: str | None
