@@ -88,30 +88,30 @@ async def test_slack_requests_that_are_not_signed_right_are_401_and_do_nothing(
     await wait_for_text(slack, message, "Delivered to AMP")
 
 
+TAMPERED = ["", "no-such-review", "x" * 2000, "' OR 1=1 --", "rev\n<!channel>", "%00../../etc"]
+
+
 @pytest.mark.parametrize("action_id", [blocks.APPROVE, blocks.REVISE, blocks.RETRY])
-@pytest.mark.parametrize(
-    "value",
-    ["", "no-such-review", "x" * 2000, "' OR 1=1 --", "rev\n<!channel>", "%00../../etc"],
-)
 async def test_tampered_button_values_decide_nothing_and_are_explained(
-    bot: Bot, slack: FakeSlack, amp: Amp, action_id: str, value: str
+    bot: Bot, slack: FakeSlack, amp: Amp, action_id: str
 ) -> None:
     assert bot.slack is not None
     await kickoff(bot)
     message = await nth_review(slack, 1)
 
-    response = await bot.slack.block_action(
-        user=REVIEWER,
-        action_id=action_id,
-        value=value,
-        channel=message.channel,
-        message_ts=message.ts,
-    )
+    for value in TAMPERED:
+        response = await bot.slack.block_action(
+            user=REVIEWER,
+            action_id=action_id,
+            value=value,
+            channel=message.channel,
+            message_ts=message.ts,
+        )
+        assert response.status_code == 200
 
-    assert response.status_code == 200
-    await slack.wait_for(lambda: len(slack.responses) == 1)
-    assert private_replies(slack) == [blocks.UNKNOWN_REVIEW]
-    assert slack.responses[0].body["response_type"] == "ephemeral"
+    await slack.wait_for(lambda: len(slack.responses) == len(TAMPERED))
+    assert private_replies(slack) == [blocks.UNKNOWN_REVIEW] * len(TAMPERED)
+    assert {post.body["response_type"] for post in slack.responses} == {"ephemeral"}
     assert await bot.store.decisions_of(review_id_of(message)) == []
     assert slack.calls_to("views.open") == []
     assert (await bot.http.get(bot.url + "/healthz")).status_code == 200
