@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import blocks
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks, jobs
+from bot.poster import REVIEW_EVENT, Poster
+from bot.records import Job
+from bot.reviews import ReviewService
 from bot.simulator import COMPLETED
-from tests.conftest import WEBHOOK_TOKEN, Amp
-from tests.fakes.slack import FakeSlack
+from bot.store import NewReview, Store
+from tests.conftest import BOT_TOKEN, CHANNEL, WEBHOOK_TOKEN, Amp
+from tests.fakes.slack import FakeSlack, Message
 from tests.flows import nth_review, review_id_of, review_messages, text_of, wait_for_text
 from tests.processes import bot_process
 
@@ -126,3 +133,49 @@ async def test_sigterm_during_a_resume_finishes_it_and_exits_zero(
         await bot.start()
         await wait_for_text(slack, message, "Delivered to AMP: *resumed*")
         assert len(amp.sim.resume_calls) == 1
+
+
+@pytest.mark.parametrize("in_thread", [False, True])
+async def test_an_interrupted_post_finds_its_message_instead_of_posting_twice(
+    tmp_path: Path, slack: FakeSlack, in_thread: bool
+) -> None:
+    store = await Store.open(tmp_path / "bot.db")
+    try:
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.base_url)
+        poster = Poster(ReviewService(store), client, default_channel=CHANNEL)
+        execution = await store.create_execution(channel=CHANNEL, source="webhook")
+        first = (await store.add_review(new_review(execution.ref, "first"))).review
+        parent = bot_message(slack, first.id)
+        review, thread_ts = first, None
+        if in_thread:
+            await store.set_message(first.id, channel=CHANNEL, ts=parent.ts, thread_ts=parent.ts)
+            review = (await store.add_review(new_review(execution.ref, "second"))).review
+            thread_ts = parent.ts
+        posted = bot_message(slack, review.id, thread_ts=thread_ts) if in_thread else parent
+        slack.add_message(CHANNEL, "A newer message", user="USOMEONE", thread_ts=thread_ts)
+
+        await poster.post_review(interrupted(review.id))
+
+        assert slack.calls_to("chat.postMessage") == []
+        assert (await store.review(review.id)).message_ts == posted.ts
+    finally:
+        await store.close()
+
+
+def new_review(ref: str, output: str) -> NewReview:
+    return NewReview(execution_ref=ref, task_id="t", output=output, output_hash=output, payload={})
+
+
+def bot_message(slack: FakeSlack, review_id: str, thread_ts: str | None = None) -> Message:
+    """A review message the bot posted, as Slack keeps it."""
+    message = slack.add_message(
+        CHANNEL, "Review", user=slack.bot_user_id, bot_id=slack.bot_id, thread_ts=thread_ts
+    )
+    message.metadata = {"event_type": REVIEW_EVENT, "event_payload": {"review_id": review_id}}
+    return message
+
+
+def interrupted(review_id: str) -> Job:
+    """A post_review job that was running when the bot stopped."""
+    lane = jobs.slack_lane(CHANNEL)
+    return Job(1, jobs.POST_REVIEW, review_id, lane, {"interrupted": True}, 1, 0.0, None, None, 0.0)
