@@ -199,6 +199,8 @@ async def _parse(request: web.Request, model: type[M]) -> M | web.Response:
         raw = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):
         return http.error(400, "invalid_json", "The body is not valid JSON.")
+    except RecursionError:
+        return http.error(400, "invalid_json", "The body's JSON is nested too deeply.")
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

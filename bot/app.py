@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import api, health, home, http, jobs, threads, webhooks
+from bot.approvers import Approvers
 from bot.commands import CrewCommand
 from bot.crewai import CrewAIClient
 from bot.directory import Directory
@@ -29,7 +30,8 @@ from bot.poster import Poster
 from bot.records import Job
 from bot.reminders import Reminders, Timing
 from bot.resumer import Resumer
-from bot.reviews import Deadlines, ReviewService
+from bot.reviews import AnyoneMayDecide, Authorizer, Deadlines, ReviewService
+from bot.seen_events import SeenEvents
 from bot.services import SERVICES, Inflight, Services
 from bot.settings import Settings
 from bot.socket_mode import SocketMode
@@ -45,7 +47,6 @@ METRICS = web.AppKey("metrics", Metrics)
 POLLER = web.AppKey[Poller | None]("poller")
 SOCKET_MODE = web.AppKey[SocketMode | None]("socket_mode")
 
-MAX_BODY = 1024 * 1024
 # A stop (SIGTERM) must end within 10 s: aiohttp's 3 s for open requests, then these.
 LISTENER_GRACE = 2.0
 WORKER_GRACE = 3.0
@@ -59,7 +60,12 @@ def create_app(settings: Settings) -> web.Application:
     """
     metrics = Metrics()
     app = web.Application(
-        client_max_size=MAX_BODY, middlewares=[metrics.count_requests, http.json_errors]
+        client_max_size=settings.bot_max_body_bytes,
+        middlewares=[
+            metrics.count_requests,
+            http.json_errors,
+            http.body_limit(settings.bot_max_body_bytes),
+        ],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
@@ -128,7 +134,7 @@ async def open_services(settings: Settings, metrics: Metrics | None = None) -> S
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     deadlines = Deadlines(resume=settings.bot_resume_deadline, slack=settings.bot_slack_deadline)
-    reviews = ReviewService(store, deadlines=deadlines)
+    reviews = ReviewService(store, deadlines=deadlines, authorizer=_authorizer(settings, slack))
     directory = Directory(slack)
     outbox = _outbox(settings, reviews, slack, crewai, directory, metrics)
     return Services(
@@ -141,6 +147,18 @@ async def open_services(settings: Settings, metrics: Metrics | None = None) -> S
         inflight=Inflight(),
         directory=directory,
         metrics=metrics,
+    )
+
+
+def _authorizer(settings: Settings, slack: AsyncWebClient) -> Authorizer:
+    """Who may decide: anyone, unless approvers or the self-approval rule are configured."""
+    if not (settings.approvers or settings.channel_approvers or settings.bot_forbid_self_approval):
+        return AnyoneMayDecide()
+    return Approvers(
+        slack,
+        approvers=settings.approvers,
+        per_channel=settings.channel_approvers,
+        forbid_self_approval=settings.bot_forbid_self_approval,
     )
 
 
@@ -210,6 +228,7 @@ def _bolt_app(services: Services) -> AsyncApp:
         signing_secret=services.settings.slack_signing_secret.get_secret_value(),
         raise_error_for_unhandled_request=False,
     )
+    bolt.middleware(SeenEvents(services.store).middleware)
     ReviewListeners(services).register(bolt)
     ThreadReplies(services).register(bolt)
     HomeTab(services).register(bolt)

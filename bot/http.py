@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +37,42 @@ def unauthorized(message: str = "Missing or wrong bearer token.") -> web.Respons
     return error(401, "unauthorized", message)
 
 
+def body_limit(max_bytes: int) -> Middleware:
+    """Refuse a body whose declared length is over `max_bytes` before reading any of it.
+
+    A body without a declared length is capped while it is read (aiohttp's `client_max_size`).
+    """
+
+    @web.middleware
+    async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        length = request.content_length
+        if length is not None and length > max_bytes:
+            logger.warning(
+                "Refused a %d-byte body on %s %s (limit %d)",
+                length,
+                request.method,
+                request.path,
+                max_bytes,
+            )
+            return too_large(max_bytes)
+        return await handler(request)
+
+    return limit
+
+
+def too_large(max_bytes: int) -> web.Response:
+    return error(
+        413, "request_entity_too_large", f"The body is over the limit of {max_bytes} bytes."
+    )
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error of the bot's routes as a JSON body, and never a traceback."""
     try:
         return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return too_large(request.client_max_size)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

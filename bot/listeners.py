@@ -22,8 +22,6 @@ from bot.states import DecisionKind, ReviewState
 
 logger = logging.getLogger(__name__)
 
-_UNKNOWN = blocks.UNKNOWN_REVIEW
-
 
 class ReviewListeners:
     """Listeners for everything a reviewer clicks or submits on a review."""
@@ -50,10 +48,13 @@ class ReviewListeners:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        user = body["user"]["id"]
         outcome = await self._services.inflight.run(
             self._reviews.decide(
-                str(action.get("value", "")), DecisionKind.APPROVE, reviewer=user, source="button"
+                str(action.get("value", "")),
+                DecisionKind.APPROVE,
+                reviewer=body["user"]["id"],
+                source="button",
+                channel=_channel_of(body),
             )
         )
         await _tell_outcome(outcome, body, respond, client)
@@ -67,10 +68,21 @@ class ReviewListeners:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        review = await self._store.review(str(action.get("value", "")))
-        if review is None:
-            await _tell(body, respond, client, _UNKNOWN)
+        review_id = str(action.get("value", ""))
+        refused = await self._services.inflight.run(
+            self._reviews.screen(
+                review_id,
+                DecisionKind.REVISE,
+                reviewer=body["user"]["id"],
+                source="button",
+                channel=_channel_of(body),
+            )
+        )
+        if refused is not None:
+            await _tell(body, respond, client, blocks.outcome_text(refused))
             return
+        review = await self._store.review(review_id)
+        assert review is not None
         if review.state is ReviewState.DECIDED:
             decision = await self._store.decision(review.decision_id)
             await _tell(body, respond, client, "Already decided: " + blocks.decision_line(decision))
@@ -118,8 +130,17 @@ class ReviewListeners:
         client: AsyncWebClient,
     ) -> None:
         await ack()
+        review_id, user = str(action.get("value", "")), body["user"]["id"]
+        refused = await self._services.inflight.run(
+            self._reviews.screen(
+                review_id, None, reviewer=user, source="retry", channel=_channel_of(body)
+            )
+        )
+        if refused is not None:
+            await _tell(body, respond, client, blocks.outcome_text(refused))
+            return
         review = await self._services.inflight.run(
-            self._reviews.retry_resume(str(action.get("value", "")), reviewer=body["user"]["id"])
+            self._reviews.retry_resume(review_id, reviewer=user)
         )
         if review is None:
             await _tell(body, respond, client, "There is no failed resume to retry on this review.")
@@ -135,7 +156,7 @@ class ReviewListeners:
         await ack()
         review = await self._store.review(str(action.get("value", "")))
         if review is None:
-            await _tell(body, respond, client, _UNKNOWN)
+            await _tell(body, respond, client, blocks.UNKNOWN_REVIEW)
             return
         await client.views_open(trigger_id=body["trigger_id"], view=blocks.output_modal(review))
 
@@ -150,6 +171,12 @@ class ReviewListeners:
         await client.views_update(
             view_id=body["view"]["id"], view=blocks.output_modal(review, int(page))
         )
+
+
+def _channel_of(body: dict[str, Any]) -> str | None:
+    """The channel of the message a button was clicked on; None for a click in a view."""
+    channel = (body.get("channel") or {}).get("id")
+    return str(channel) if channel else None
 
 
 async def _tell_outcome(

@@ -8,9 +8,12 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _URL_SECRET = re.compile(r"(/amp/executions/[\w-]+/)[\w-]{20,}(/)")
+_BEARER = re.compile(r"(Bearer\s+)[\w.~+/=-]{6,}", re.IGNORECASE)
+_SECRET_LIKE = re.compile(r"[\w-]{20,}")
 # The one-time ticket of a Socket Mode websocket URL.
 _TICKET = re.compile(r"(ticket=)[\w-]+")
 
@@ -39,11 +42,25 @@ class Redact(logging.Filter):
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with each secret replaced by `[redacted]`."""
+    """`text` with each secret, and any bearer token, replaced by `[redacted]`."""
     for secret in secrets:
         text = text.replace(secret, "[redacted]")
+    text = _BEARER.sub(r"\1[redacted]", text)
     text = _URL_SECRET.sub(r"\1[redacted]\2", text)
     return _TICKET.sub(r"\1[redacted]", text)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit to show: no credentials, no query, no path part long enough to be a secret."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    path = "/".join(
+        "[redacted]" if _SECRET_LIKE.fullmatch(part) else part for part in parts.path.split("/")
+    )
+    query = "?[redacted]" if parts.query else ""
+    return f"{parts.scheme}://{host}{path}{query}"
 
 
 class JsonLines(logging.Formatter):
@@ -75,4 +92,6 @@ def configure(level: str, secrets: Iterable[str], *, log_format: str = "plain") 
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Its DEBUG lines carry every SQL statement with its values, secrets included.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     return redacting

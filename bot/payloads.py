@@ -60,6 +60,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError("invalid_json", f"The body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("invalid_json", "The body's JSON is nested too deeply.") from None
     if not isinstance(value, dict):
         raise PayloadError("invalid_json", "The body must be a JSON object.")
     return value

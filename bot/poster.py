@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import blocks, jobs, mrkdwn
 from bot.metrics import Metrics
 from bot.outbox import GiveUpNow, Retry
-from bot.records import Job
+from bot.records import Job, Review
 from bot.reviews import ReviewService
 from bot.store import JobSpec
 
@@ -33,6 +33,8 @@ _RETRYABLE_ERRORS = {
     "request_timeout",
     "team_added_to_org",
 }
+REVIEW_EVENT = "crew_review"
+_SEARCH_PAGES = 5
 _TOO_BIG_ERRORS = {"msg_too_long", "msg_blocks_too_long", "invalid_blocks"}
 _HINTS = {
     "not_in_channel": "invite the bot to the channel (/invite @bot)",
@@ -77,6 +79,11 @@ class Poster:
                 if first.message_ts is None or first.channel is None:
                     raise Retry("the task's first review is not posted yet", delay=1.0)
                 channel, thread_ts = first.channel, first.thread_ts or first.message_ts
+        if job.payload.get("interrupted"):
+            found = await self._posted_before(review.id, channel, thread_ts)
+            if found is not None:
+                logger.info("Review %s: found its message posted before the stop", review.id)
+                return await self._posted(review, channel, found, thread_ts)
         decision = await self._store.decision(review.decision_id)
         budget = blocks.COMPACT_BUDGET if job.payload.get("compact") else blocks.OUTPUT_BUDGET
         message = blocks.review_message(review, execution, decision, budget=budget)
@@ -87,7 +94,7 @@ class Poster:
                 thread_ts=thread_ts,
                 text=message.text,
                 blocks=message.blocks,
-                metadata={"event_type": "crew_review", "event_payload": {"review_id": review.id}},
+                metadata={"event_type": REVIEW_EVENT, "event_payload": {"review_id": review.id}},
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -99,7 +106,6 @@ class Poster:
             )
             return [JobSpec(job.kind, job.key, job.lane, {"compact": True}, job.deadline)]
         ts = str(answer["ts"])
-        await self._store.set_message(review.id, channel=channel, ts=ts, thread_ts=thread_ts or ts)
         logger.info(
             "Review %s posted: channel=%s ts=%s execution_id=%s task_id=%s attempt=%d",
             review.id,
@@ -109,11 +115,56 @@ class Poster:
             review.task_id,
             review.attempt,
         )
+        return await self._posted(review, channel, ts, thread_ts)
+
+    async def _posted(
+        self, review: Review, channel: str, ts: str, thread_ts: str | None
+    ) -> Iterable[JobSpec]:
+        """Record where a review's message is; update it if the review changed meanwhile."""
+        await self._store.set_message(review.id, channel=channel, ts=ts, thread_ts=thread_ts or ts)
         posted = await self._store.review(review.id)
         assert posted is not None
-        if posted.updated_at != review.updated_at or posted.state is not review.state:
-            return self._service.update_job(posted)
-        return ()
+        shown = (review.state, review.delivery, review.resume_attempts)
+        changed = (posted.state, posted.delivery, posted.resume_attempts) != shown
+        return self._service.update_job(posted) if changed else ()
+
+    async def _posted_before(
+        self, review_id: str, channel: str, thread_ts: str | None
+    ) -> str | None:
+        """The ts of a review's message if a post cut short by a stop made it, else None.
+
+        Slack has no idempotent post, so the newest messages of the channel (or the thread)
+        are searched for the metadata naming the review. A search Slack refuses for good
+        means posting again.
+        """
+        where = {"ts": thread_ts} if thread_ts else {}
+        method = "conversations_replies" if thread_ts else "conversations_history"
+        cursor = None
+        for _ in range(_SEARCH_PAGES):
+            try:
+                answer = await self._call(
+                    method,
+                    channel=channel,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                    **where,
+                )
+            except GiveUpNow as exc:
+                logger.warning(
+                    "Review %s: cannot look for a message posted before the stop (%s);"
+                    " posting it again",
+                    review_id,
+                    exc.reason,
+                )
+                return None
+            for message in answer.get("messages") or []:
+                if _review_of(message) == review_id:
+                    return str(message["ts"])
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
 
     async def update_review(self, job: Job) -> None:
         """Show a review's current state (decision, delivery) in its message."""
@@ -202,6 +253,15 @@ class Poster:
         self._metrics.slack_answered(api_method, "ok")
         data: dict[str, Any] = answer.data if isinstance(answer.data, dict) else {}
         return data
+
+
+def _review_of(message: dict[str, Any]) -> str | None:
+    """The review a message of the bot's shows, from its metadata."""
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != REVIEW_EVENT:
+        return None
+    review_id = (metadata.get("event_payload") or {}).get("review_id")
+    return str(review_id) if review_id else None
 
 
 class _TooBig(Exception):

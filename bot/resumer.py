@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.crewai import CrewAIClient, CrewAIError, CrewAIUnavailable
+from bot.logs import redact, redact_url
 from bot.outbox import Retry
-from bot.records import Job, Review
+from bot.records import Execution, Job, Review
 from bot.reviews import ReviewService
 from bot.states import DecisionKind, Delivery
 from bot.store import JobSpec
@@ -54,18 +55,19 @@ class Resumer:
         try:
             answer = await self._crewai.resume(body)
         except CrewAIUnavailable as exc:
-            await self._move(review, Delivery.RETRYING, error=exc.reason)
+            reason = _scrub(exc.reason, execution)
+            await self._move(review, Delivery.RETRYING, error=reason)
             raise Retry(
-                exc.reason, payload={"may_have_arrived": may_have_arrived or exc.may_have_arrived}
+                reason, payload={"may_have_arrived": may_have_arrived or exc.may_have_arrived}
             ) from None
         except CrewAIError as exc:
             if exc.not_pending and may_have_arrived:
                 return await self._delivered(review, "already resumed")
             if exc.retryable:
-                reason = f"AMP answered {exc.status}: {exc.message or exc.error}"
+                reason = _scrub(f"AMP answered {exc.status}: {exc.message or exc.error}", execution)
                 await self._move(review, Delivery.RETRYING, error=reason)
                 raise Retry(reason, payload={"may_have_arrived": True}) from None
-            return await self._failed(review, _explain(exc))
+            return await self._failed(review, _scrub(_explain(exc), execution))
         status = str(answer.get("status") or "resumed")
         return await self._delivered(review, status)
 
@@ -108,6 +110,14 @@ class Resumer:
             count_attempt=count_attempt,
             jobs=self._service.update_job(current),
         )
+
+
+def _scrub(text: str, execution: Execution) -> str:
+    """AMP's words with the execution's webhook URLs and secrets shown redacted."""
+    for url in (execution.webhooks.task, execution.webhooks.step, execution.webhooks.crew):
+        if url:
+            text = text.replace(url, redact_url(url))
+    return redact(text, [execution.secret, execution.url_secret])
 
 
 def _explain(exc: CrewAIError) -> str:

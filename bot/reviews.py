@@ -52,17 +52,37 @@ class Outcome:
         return self.kind is OutcomeKind.DECIDED
 
 
+OTHER_CHANNEL = "this button belongs to a review in another channel."
+
+
 class Authorizer(Protocol):
     """Says who may decide a review."""
 
-    async def refusal(self, reviewer: str, review: Review, execution: Execution) -> str | None:
-        """None when `reviewer` may decide `review`, else the reason, for them to read."""
+    async def refusal(
+        self,
+        reviewer: str,
+        review: Review,
+        execution: Execution,
+        *,
+        kind: DecisionKind | None = None,
+    ) -> str | None:
+        """None when `reviewer` may decide `review`, else the reason, for them to read.
+
+        `kind` is the decision asked for, or None for an action on a decision already taken.
+        """
 
 
 class AnyoneMayDecide:
     """The authorizer when no approvers are configured: anyone who sees the review."""
 
-    async def refusal(self, reviewer: str, review: Review, execution: Execution) -> str | None:
+    async def refusal(
+        self,
+        reviewer: str,
+        review: Review,
+        execution: Execution,
+        *,
+        kind: DecisionKind | None = None,
+    ) -> str | None:
         return None
 
 
@@ -120,29 +140,20 @@ class ReviewService:
         reviewer: str,
         feedback: str = "",
         source: str,
+        channel: str | None = None,
     ) -> Outcome:
         """Record a decision, first one wins, and enqueue its resume in the same transaction.
 
-        The reviewer must pass the authorizer; a refusal changes nothing but the audit trail.
+        The reviewer must pass the authorizer, and `channel` (where the click came from, if
+        it came from a message) must be the review's; a refusal changes nothing but the audit
+        trail.
         """
-        review = await self.store.review(review_id)
-        if review is None:
-            logger.warning("Decision on unknown review %r by %s refused", review_id[:40], reviewer)
-            return Outcome(OutcomeKind.UNKNOWN)
-        execution = await self.store.execution(review.execution_ref)
-        assert execution is not None
-        refusal = await self.authorizer.refusal(reviewer, review, execution)
-        if refusal is not None:
-            await self.store.add_audit(
-                review_id,
-                kind=kind,
-                reviewer=reviewer,
-                feedback=feedback,
-                source=source,
-                outcome="refused",
-            )
-            logger.info("Review %s: %s by %s refused: %s", review_id, kind, reviewer, refusal)
-            return Outcome(OutcomeKind.REFUSED, review=review, reason=refusal)
+        screened = await self._screen(
+            review_id, kind, reviewer=reviewer, feedback=feedback, source=source, channel=channel
+        )
+        if isinstance(screened, Outcome):
+            return screened
+        review, execution = screened
         if kind is DecisionKind.APPROVE and not feedback.strip():
             feedback = APPROVAL_FEEDBACK
         decided = await self.store.decide(
@@ -171,8 +182,73 @@ class ReviewService:
         )
         return Outcome(OutcomeKind.DECIDED, review=decided.review, decision=decided.decision)
 
+    async def screen(
+        self,
+        review_id: str,
+        kind: DecisionKind | None,
+        *,
+        reviewer: str,
+        source: str,
+        channel: str | None = None,
+    ) -> Outcome | None:
+        """Why `reviewer` may not act on a review, as an outcome to tell them; None if they may.
+
+        For the step before a decision (the Revise button opens a modal) and for actions on a
+        decision taken (Retry); `decide` checks again. A refusal joins the audit trail.
+        """
+        screened = await self._screen(
+            review_id, kind, reviewer=reviewer, feedback="", source=source, channel=channel
+        )
+        return screened if isinstance(screened, Outcome) else None
+
+    async def _screen(
+        self,
+        review_id: str,
+        kind: DecisionKind | None,
+        *,
+        reviewer: str,
+        feedback: str,
+        source: str,
+        channel: str | None,
+    ) -> Outcome | tuple[Review, Execution]:
+        review = await self.store.review(review_id)
+        if review is None:
+            logger.warning("Action on unknown review %r by %s refused", review_id[:40], reviewer)
+            return Outcome(OutcomeKind.UNKNOWN)
+        execution = await self.store.execution(review.execution_ref)
+        assert execution is not None
+        if channel is not None and channel != (review.channel or execution.channel):
+            refusal: str | None = OTHER_CHANNEL
+        else:
+            refusal = await self.authorizer.refusal(reviewer, review, execution, kind=kind)
+        if refusal is None:
+            return review, execution
+        standing = await self.store.decision(review.decision_id)
+        audited = kind or (standing.kind if standing is not None else None)
+        if audited is not None:
+            await self.store.add_audit(
+                review_id,
+                kind=audited,
+                reviewer=reviewer,
+                feedback=feedback,
+                source=source,
+                outcome="refused",
+            )
+        logger.info(
+            "Review %s: %s by %s via %s refused: %s",
+            review_id,
+            kind or "action",
+            reviewer,
+            source,
+            refusal,
+        )
+        return Outcome(OutcomeKind.REFUSED, review=review, decision=standing, reason=refusal)
+
     async def retry_resume(self, review_id: str, *, reviewer: str) -> Review | None:
-        """Queue a failed resume again; None when the review has no failed resume."""
+        """Queue a failed resume again; None when the review has no failed resume.
+
+        The caller screens the reviewer first, as for a decision.
+        """
         review = await self.store.review(review_id)
         if review is None or review.delivery is not Delivery.FAILED:
             return None

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _URL = re.compile(r"^https?://[^\s/]+")
-_REVIEWER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_USER_OR_GROUP_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 
 
 class SettingsError(Exception):
@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     bot_remind_after: float = Field(default=3600.0, ge=0)
     bot_remind_again_after: float = Field(default=14400.0, ge=0)
     bot_expire_after: float | None = Field(default=None, gt=0)
+
+    # Who may decide, and what the bot accepts
+    bot_approvers: str = ""
+    bot_channel_approvers: str = ""
+    bot_forbid_self_approval: bool = False
+    bot_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -146,7 +152,7 @@ class Settings(BaseSettings):
     @classmethod
     def _reviewers(cls, value: str) -> str:
         for reviewer in _words(value):
-            if not _REVIEWER_ID.match(reviewer):
+            if not _USER_OR_GROUP_ID.match(reviewer):
                 raise ValueError(f"must be user IDs (U...) or user group IDs (S...): {reviewer!r}")
         return value
 
@@ -164,6 +170,28 @@ class Settings(BaseSettings):
         """The user and user group IDs that reminders mention."""
         return _words(self.bot_reviewers)
 
+    @field_validator("bot_approvers")
+    @classmethod
+    def _approvers(cls, value: str) -> str:
+        return ",".join(_approver_ids(value))
+
+    @field_validator("bot_channel_approvers")
+    @classmethod
+    def _channel_approvers(cls, value: str) -> str:
+        return ";".join(
+            f"{channel}={','.join(ids)}" for channel, ids in _per_channel(value).items()
+        )
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """The user and user-group IDs that may decide; empty when anyone may."""
+        return _approver_ids(self.bot_approvers)
+
+    @property
+    def channel_approvers(self) -> dict[str, tuple[str, ...]]:
+        """Channels whose reviews have approvers of their own, instead of `approvers`."""
+        return _per_channel(self.bot_channel_approvers)
+
     def secrets(self) -> list[str]:
         """The secret values, for redaction and for tests that prove they never leak."""
         values = [self.slack_bot_token, self.slack_signing_secret, self.crewai_token]
@@ -178,6 +206,31 @@ class Settings(BaseSettings):
 def _words(value: str) -> list[str]:
     """The items of a setting separated by commas or spaces."""
     return [word for word in re.split(r"[,\s]+", value) if word]
+
+
+def _approver_ids(text: str) -> tuple[str, ...]:
+    ids = tuple(part.strip() for part in text.split(",") if part.strip())
+    wrong = [value for value in ids if not _USER_OR_GROUP_ID.match(value)]
+    if wrong:
+        raise ValueError(
+            "must list Slack user IDs (U...) or user-group IDs (S...), separated by commas;"
+            f" not {', '.join(wrong[:3])}"
+        )
+    return ids
+
+
+def _per_channel(text: str) -> dict[str, tuple[str, ...]]:
+    """`C123=U1,S2;C456=U3` as a mapping of channel ID to approver IDs."""
+    channels: dict[str, tuple[str, ...]] = {}
+    for entry in (part.strip() for part in text.split(";")):
+        if not entry:
+            continue
+        channel, equals, ids = entry.partition("=")
+        channel = channel.strip()
+        if not equals or not _CHANNEL_ID.match(channel):
+            raise ValueError("must look like C123=U1,S2;C456=U3 (channel IDs, then approvers)")
+        channels[channel] = _approver_ids(ids)
+    return channels
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -126,6 +126,13 @@ MIGRATIONS: Sequence[str] = (
         ts TEXT
     );
     """,
+    """
+    CREATE TABLE slack_events (
+        event_id TEXT PRIMARY KEY,
+        seen_at REAL NOT NULL
+    );
+    CREATE INDEX slack_events_seen ON slack_events(seen_at);
+    """,
 )
 
 
@@ -956,6 +963,20 @@ class Store:
             args = (state,)
         rows = await _all(self._db, query + " ORDER BY id", args)
         return [_job(row) for row in rows]
+
+    # Slack events
+
+    async def first_sight(self, event_id: str, *, keep: float) -> bool:
+        """Remember a Slack event id; False when it was seen in the last `keep` seconds."""
+        now = time.time()
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM slack_events WHERE seen_at < ?", (now - keep,))
+            cursor = await db.execute(
+                "INSERT INTO slack_events (event_id, seen_at) VALUES (?, ?)"
+                " ON CONFLICT (event_id) DO NOTHING",
+                (event_id, now),
+            )
+            return cursor.rowcount == 1
 
 
 def _keyed(spec: JobSpec, review_id: str) -> JobSpec:

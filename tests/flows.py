@@ -82,3 +82,21 @@ async def revise_via_modal(
         user=user,
         values={blocks.FEEDBACK_BLOCK: {blocks.FEEDBACK_INPUT: feedback}},
     )
+
+
+def private_replies(slack: FakeSlack) -> list[str]:
+    """The texts the bot told people privately through response_urls, in order."""
+    return [str(post.body.get("text", "")) for post in slack.responses]
+
+
+async def submit_feedback(
+    bot: Bot, review_id: str, feedback: str, *, user: str = REVIEWER
+) -> httpx.Response:
+    """Submit the Revise modal of a review, as if it had been opened for `user`."""
+    assert bot.slack is not None
+    return await bot.slack.view_submission(
+        user=user,
+        values={blocks.FEEDBACK_BLOCK: {blocks.FEEDBACK_INPUT: feedback}},
+        callback_id=blocks.FEEDBACK_VIEW,
+        private_metadata=review_id,
+    )

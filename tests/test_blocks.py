@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -10,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
-from bot import blocks, mrkdwn
+from bot import blocks, mrkdwn, payloads
 from bot.records import Decision, Execution, Review, WebhookUrls
 from bot.states import DecisionKind, Delivery, ReviewState
+from tests.test_payloads import JSON, KEYS
 
 
 def execution(**extra: object) -> Execution:
@@ -228,3 +230,66 @@ def test_any_input_makes_a_message_within_every_limit(
     message = blocks.review_message(subject, execution(crew_name=crew_name), decision())
     assert_within_limits(message.blocks)
     assert len(message.text) <= 40_000
+
+
+NOTIFICATIONS = st.builds(
+    lambda execution_key, execution_id, task_key, task_id, output_key, output, extra: {
+        **extra,
+        execution_key: execution_id,
+        task_key: task_id,
+        output_key: output,
+    },
+    st.sampled_from(payloads.EXECUTION_KEYS),
+    st.text(min_size=1, max_size=300) | st.integers(),
+    st.sampled_from(payloads.TASK_KEYS),
+    st.text(min_size=1, max_size=300),
+    st.sampled_from(payloads.OUTPUT_KEYS),
+    JSON | st.text(max_size=20_000),
+    st.dictionaries(KEYS, JSON, max_size=5),
+)
+# The only markup a review message may carry: links from the output's Markdown, dates, and
+# the reviewer who decided.
+INTENDED = re.compile(r"<(?:https?://[^<>|]*\|[^<>]*|!date\^[^<>]*|@UBOB)>")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    payload=NOTIFICATIONS,
+    state=st.sampled_from(list(ReviewState)),
+    delivery=st.sampled_from(list(Delivery)),
+    kind=st.sampled_from(list(DecisionKind)),
+)
+def test_any_notification_makes_messages_within_every_limit_with_no_markup_of_its_own(
+    payload: dict[str, object], state: ReviewState, delivery: Delivery, kind: DecisionKind
+) -> None:
+    try:
+        notification = payloads.parse_notification(payload)
+    except payloads.PayloadError as exc:
+        assert exc.message
+        return
+    subject = review(
+        notification.output,
+        task_id=notification.task_id,
+        task_name=notification.task_name,
+        state=state,
+        delivery=delivery,
+        resume_error=notification.output[:500],
+    )
+    about = execution(
+        execution_id=notification.execution_id, crew_name=notification.crew_name, started_by=None
+    )
+    feedback = notification.task_name or "Change it."
+
+    message = blocks.review_message(subject, about, decision(kind, feedback))
+
+    assert_within_limits(message.blocks)
+    assert "<" not in message.text and len(message.text) <= 40_000
+    for text in mrkdwn_texts(message.blocks):
+        assert "<" not in INTENDED.sub("", text), text
+    for view in (blocks.output_modal(subject), blocks.feedback_modal(subject, about)):
+        shown = view.to_dict()
+        assert len(shown["blocks"]) <= 100
+        for block in shown["blocks"]:
+            Block.parse(block).validate_json()  # type: ignore[union-attr]
+        for text in mrkdwn_texts(shown["blocks"]):
+            assert "<" not in INTENDED.sub("", text), text

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.payloads import (
+    CREW_NAME_KEYS,
+    EXECUTION_KEYS,
+    OUTPUT_KEYS,
+    TASK_KEYS,
+    TASK_NAME_KEYS,
     PayloadError,
     parse_crew_result,
     parse_json_object,
@@ -85,3 +94,53 @@ def test_the_crew_result_is_read_from_result_or_result_json() -> None:
     from_json = parse_crew_result({"kickoff_id": "e", "result_json": {"a": 1}})
     assert '"a": 1' in from_json.result
     assert parse_crew_result({"kickoff_id": "e"}).result == ""
+
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=200)
+)
+KNOWN_KEYS = [*EXECUTION_KEYS, *TASK_KEYS, *OUTPUT_KEYS, *TASK_NAME_KEYS, *CREW_NAME_KEYS]
+KEYS = st.sampled_from([*KNOWN_KEYS, "data", "task", "payload"]) | st.text(max_size=12)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=6),
+    max_leaves=20,
+)
+NOTIFICATION_ERRORS = {"missing_execution_id", "missing_task_id", "missing_output"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=300) | JSON.map(lambda value: json.dumps(value).encode()))
+def test_any_body_is_a_json_object_or_a_clear_error(body: bytes) -> None:
+    try:
+        parsed = parse_json_object(body)
+    except PayloadError as exc:
+        assert exc.error == "invalid_json" and exc.message
+        return
+    assert isinstance(parsed, dict)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.dictionaries(KEYS, JSON, max_size=8))
+def test_any_json_object_is_a_notification_or_names_what_is_missing(
+    payload: dict[str, object],
+) -> None:
+    try:
+        notification = parse_notification(payload)
+    except PayloadError as exc:
+        assert exc.error in NOTIFICATION_ERRORS and exc.message
+        return
+    assert notification.execution_id.strip() and notification.task_id.strip()
+    assert isinstance(notification.output, str)
+    assert notification.raw is payload
+
+
+@pytest.mark.parametrize("depth", [50_000, 5_000])
+def test_json_nested_too_deeply_is_a_clear_error(depth: int) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_json_object(b'{"a":' * depth + b"1" + b"}" * depth)
+    assert caught.value.error == "invalid_json"
