@@ -88,8 +88,6 @@ class ThreadReplies:
         """An event the bot receives with its subscriptions but has nothing to do with."""
 
     async def message(self, event: dict[str, Any], client: AsyncWebClient) -> None:
-        # TODO: Slack's retry of a reply that was decided is told it came too late; keeping the
-        # reply's ts with its decision would let the retry pass silently.
         reply = human_reply(event)
         if reply is None:
             return

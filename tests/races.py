@@ -40,6 +40,18 @@ def revise_submission(bot: Bot, message: Message, user: str) -> Attempt:
     )
 
 
+def thread_reply(bot: Bot, message: Message, user: str) -> Attempt:
+    """A revision asked for by a reply in the review message's thread."""
+
+    async def send() -> httpx.Response:
+        assert bot.slack is not None
+        return await bot.slack.message(
+            user=user, channel=message.channel, text=f"Redo it, {user}.", thread_ts=message.ts
+        )
+
+    return Attempt(user, send)
+
+
 async def race(attempts: Sequence[Attempt]) -> list[httpx.Response]:
     """Send every attempt at once, released together, and wait for all the answers."""
     start = asyncio.Event()

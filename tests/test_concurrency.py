@@ -9,7 +9,7 @@ from bot.app import BOLT
 from tests.conftest import Amp, Bot
 from tests.fakes.slack import FakeSlack
 from tests.flows import kickoff, nth_review, review_messages
-from tests.races import approve_click, assert_one_decision, race, revise_submission
+from tests.races import approve_click, assert_one_decision, race, revise_submission, thread_reply
 
 
 async def test_twenty_simultaneous_decisions_make_one_decision_and_one_resume(
@@ -17,12 +17,12 @@ async def test_twenty_simultaneous_decisions_make_one_decision_and_one_resume(
 ) -> None:
     await kickoff(bot)
     message = await nth_review(slack, 1)
-    attempts = [
-        approve_click(bot, message, f"UCLICK{n:02d}")
-        if n % 2
-        else revise_submission(bot, message, f"UMODAL{n:02d}")
-        for n in range(20)
+    builders = [
+        (approve_click, "UCLICK"),
+        (revise_submission, "UMODAL"),
+        (thread_reply, "UREPLY"),
     ]
+    attempts = [builders[n % 3][0](bot, message, f"{builders[n % 3][1]}{n:02d}") for n in range(20)]
 
     answers = await race(attempts)
 
@@ -85,6 +85,31 @@ async def test_slack_event_retries_and_repeated_event_ids_are_handled_once(
     assert [answer.status_code for answer in answers] == [200] * len(answers)
     await slack.wait_for(lambda: "last" in seen)
     assert sorted(seen) == ["first", "last", "twin"]
+
+
+async def test_a_retried_thread_reply_decides_once_and_is_not_told_it_came_too_late(
+    bot: Bot, slack: FakeSlack, amp: Amp
+) -> None:
+    await kickoff(bot)
+    message = await nth_review(slack, 1)
+    assert bot.slack is not None
+    reply = {
+        "user": "UREPLY",
+        "channel": message.channel,
+        "thread_ts": message.ts,
+        "text": "Cite your sources.",
+        "ts": slack.next_ts(),
+        "event_id": "EvREPLY",
+    }
+
+    first = await bot.slack.message(**reply)
+    retried = await bot.slack.message(**reply, retry_num=1, retry_reason="http_timeout")
+
+    assert (first.status_code, retried.status_code) == (200, 200)
+    await amp.sim.wait_for(lambda: len(amp.sim.resume_calls) == 1)
+    review_id = review_messages(slack)[0].metadata["event_payload"]["review_id"]
+    assert [d.outcome for d in await bot.store.decisions_of(review_id)] == ["accepted"]
+    assert slack.calls_to("chat.postEphemeral") == []
 
 
 async def test_an_event_seen_before_a_restart_is_not_handled_again_after_it(

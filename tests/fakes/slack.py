@@ -1485,6 +1485,9 @@ class SlackRequests:
         ts: str | None = None,
         bot_id: str | None = None,
         subtype: str | None = None,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str | None = None,
         **extra: Any,
     ) -> httpx.Response:
         """A message event; with a FakeSlack, the message is also stored in its channel."""
@@ -1522,7 +1525,9 @@ class SlackRequests:
             self.slack.add_message(
                 channel, text, user=user, ts=ts, thread_ts=thread_ts, bot_id=bot_id, subtype=subtype
             )
-        return await self.event(event)
+        return await self.event(
+            event, event_id=event_id, retry_num=retry_num, retry_reason=retry_reason
+        )
 
     async def command(
         self,
