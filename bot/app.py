@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -34,6 +35,7 @@ STARTED = web.AppKey("started", float)
 
 MAX_BODY = 1024 * 1024
 STOP_TIMEOUT = 5.0
+SLACK_TIMEOUT = 30.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -72,6 +74,8 @@ async def lifespan(app: web.Application) -> AsyncIterator[None]:
     await services.inflight.drain(STOP_TIMEOUT)
     await services.outbox.stop(STOP_TIMEOUT)
     await services.crewai.aclose()
+    if services.slack.session is not None:
+        await services.slack.session.close()
     await services.store.close()
     logger.info("Bot stopped")
 
@@ -84,8 +88,12 @@ async def open_services(settings: Settings) -> Services:
         settings.crewai_token.get_secret_value(),
         timeout=settings.crewai_timeout,
     )
+    # One session for every Web API call keeps connections alive; without it, each call
+    # opens and closes a connection of its own.
     slack = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        session=aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT)),
     )
     deadlines = Deadlines(resume=settings.bot_resume_deadline, slack=settings.bot_slack_deadline)
     reviews = ReviewService(store, deadlines=deadlines)
