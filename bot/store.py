@@ -699,17 +699,16 @@ def _statements(script: str) -> list[str]:
     return [statement.strip() for statement in script.split(";") if statement.strip()]
 
 
+# Each call is one trip to the database thread: a cursor's execute, fetch and close are three.
 async def _one(
     db: aiosqlite.Connection, query: str, args: Sequence[Any] = ()
 ) -> sqlite3.Row | None:
-    async with db.execute(query, args) as cursor:
-        row: sqlite3.Row | None = await cursor.fetchone()
-        return row
+    rows = list(await db.execute_fetchall(query, args))
+    return rows[0] if rows else None
 
 
 async def _all(db: aiosqlite.Connection, query: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-    async with db.execute(query, args) as cursor:
-        return list(await cursor.fetchall())
+    return list(await db.execute_fetchall(query, args))
 
 
 async def _decision(db: aiosqlite.Connection, decision_id: int | None) -> Decision | None:
