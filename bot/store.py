@@ -107,6 +107,11 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX events_execution ON events(execution_ref, id);
     """,
+    # The outbox asks for the earliest ready job after every change; without this index the
+    # answer costs a scan of the whole queue.
+    """
+    CREATE INDEX jobs_due ON jobs(state, run_at);
+    """,
 )
 
 
@@ -617,12 +622,19 @@ class Store:
         Jobs of one lane run one at a time, in the order they were enqueued.
         """
         busy = list(busy_lanes)
-        exclude = f" AND lane NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+        exclude = f" AND lanes.lane NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+        # The lanes are walked one index seek at a time, so a long queue in one lane costs
+        # no more than a short one; a GROUP BY would read every ready job.
         rows = await _all(
             self._db,
-            "SELECT * FROM jobs WHERE id IN (SELECT MIN(id) FROM jobs WHERE state = 'ready'"
-            f"{exclude} GROUP BY lane) AND run_at <= ? ORDER BY run_at, id LIMIT ?",
-            (*busy, now, limit),
+            "WITH RECURSIVE lanes(lane) AS ("
+            " SELECT (SELECT lane FROM jobs WHERE state = 'ready' ORDER BY lane LIMIT 1)"
+            " UNION ALL SELECT (SELECT lane FROM jobs WHERE state = 'ready' AND lane > lanes.lane"
+            " ORDER BY lane LIMIT 1) FROM lanes WHERE lanes.lane IS NOT NULL)"
+            " SELECT jobs.* FROM lanes JOIN jobs ON jobs.id = (SELECT id FROM jobs"
+            " WHERE state = 'ready' AND lane = lanes.lane ORDER BY id LIMIT 1)"
+            f" WHERE jobs.run_at <= ?{exclude} ORDER BY jobs.run_at, jobs.id LIMIT ?",
+            (now, *busy, limit),
         )
         return [_job(row) for row in rows]
 
