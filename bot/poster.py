@@ -8,6 +8,7 @@ backoff, and an error that retrying cannot mend is reported and not retried.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -18,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, jobs, mrkdwn
 from bot.outbox import GiveUpNow, Retry
-from bot.records import Job
+from bot.records import Job, Review
 from bot.reviews import ReviewService
 from bot.store import JobSpec
 
@@ -104,7 +105,7 @@ class Poster:
         )
         posted = await self._store.review(review.id)
         assert posted is not None
-        if posted.updated_at != review.updated_at or posted.state is not review.state:
+        if _changed_while_posting(review, posted):
             return self._service.update_job(posted)
         return ()
 
@@ -181,6 +182,18 @@ class Poster:
             raise Retry(f"Slack unreachable: {type(exc).__name__}") from None
         data: dict[str, Any] = answer.data if isinstance(answer.data, dict) else {}
         return data
+
+
+def _changed_while_posting(before: Review, after: Review) -> bool:
+    """Whether a review changed (a decision, a delivery) other than by being posted."""
+    posted = dataclasses.replace(
+        after,
+        channel=before.channel,
+        message_ts=before.message_ts,
+        thread_ts=before.thread_ts,
+        updated_at=before.updated_at,
+    )
+    return posted != before
 
 
 class _TooBig(Exception):
