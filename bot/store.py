@@ -380,12 +380,14 @@ class Store:
             ):
                 return Added(_review(latest), created=False)
             review_id = new_id()
-            first = await _one(
-                db,
-                "SELECT message_ts FROM reviews WHERE execution_ref = ? AND task_id = ?"
-                " ORDER BY attempt LIMIT 1",
-                (new.execution_ref, new.task_id),
-            )
+            first = None
+            if latest is not None:
+                first = await _one(
+                    db,
+                    "SELECT message_ts FROM reviews WHERE execution_ref = ? AND task_id = ?"
+                    " ORDER BY attempt LIMIT 1",
+                    (new.execution_ref, new.task_id),
+                )
             await db.execute(
                 "INSERT INTO reviews (id, execution_ref, task_id, attempt, task_name, output,"
                 " output_hash, payload, state, delivery, thread_ts, created_at, updated_at)"
