@@ -202,6 +202,15 @@ class Store:
                 raise
             await self._db.execute("COMMIT")
 
+    @asynccontextmanager
+    async def _statement(self) -> AsyncIterator[aiosqlite.Connection]:
+        """For a change that is one statement: atomic by itself, so BEGIN and COMMIT are spared.
+
+        It still waits for the lock, so that it never joins another coroutine's transaction.
+        """
+        async with self._lock:
+            yield self._db
+
     async def _migrate(self) -> None:
         async with self._transaction() as db:
             await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -249,7 +258,7 @@ class Store:
         now = time.time()
         ref = ref or new_id(12)
         webhooks = webhooks or WebhookUrls()
-        async with self._transaction() as db:
+        async with self._statement() as db:
             await db.execute(
                 "INSERT INTO executions (ref, execution_id, channel, secret, url_secret,"
                 " task_webhook_url, step_webhook_url, crew_webhook_url, source, state,"
@@ -341,7 +350,7 @@ class Store:
         return True
 
     async def add_event(self, ref: str, kind: str, payload: dict[str, Any]) -> None:
-        async with self._transaction() as db:
+        async with self._statement() as db:
             await db.execute(
                 "INSERT INTO events (execution_ref, kind, payload, created_at) VALUES (?, ?, ?, ?)",
                 (ref, kind, dumps(payload), time.time()),
@@ -645,7 +654,7 @@ class Store:
         return float(row["t"]) if row and row["t"] is not None else None
 
     async def start_job(self, job_id: int) -> None:
-        async with self._transaction() as db:
+        async with self._statement() as db:
             await db.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?"
                 " WHERE id = ?",
@@ -653,15 +662,16 @@ class Store:
             )
 
     async def finish_job(self, job_id: int, jobs: Iterable[JobSpec] = ()) -> None:
-        async with self._transaction() as db:
+        follow_ups = list(jobs)
+        async with self._transaction() if follow_ups else self._statement() as db:
             await db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-            await self._enqueue_all(db, jobs)
+            await self._enqueue_all(db, follow_ups)
 
     async def retry_job(
         self, job_id: int, *, run_at: float, error: str, payload: dict[str, Any] | None = None
     ) -> None:
         """Make a job ready again at `run_at`, replacing its payload where one is given."""
-        async with self._transaction() as db:
+        async with self._statement() as db:
             await db.execute(
                 "UPDATE jobs SET state = 'ready', run_at = ?, last_error = ?, updated_at = ?,"
                 " payload = COALESCE(?, payload) WHERE id = ?",
