@@ -283,25 +283,15 @@ async def pacing(place: Workplace) -> list[Row]:
     channels = [f"CBENCH{n:02d}" for n in range(PACED_CHANNELS)]
     try:
         await bot.start()
-        gate = asyncio.Semaphore(CONCURRENCY)
         async with httpx.AsyncClient(base_url=bot.url, timeout=10) as client:
             headers = {"Authorization": f"Bearer {API_TOKEN}"}
             for n in range(PACED_REVIEWS):
                 body = {"execution_id": f"paced-{n}", "channel": channels[n % PACED_CHANNELS]}
                 answer = await client.post("/api/executions", json=body, headers=headers)
                 answer.raise_for_status()
-
-            async def notify(n: int) -> str:
-                request = notification_request(f"paced-{n}")
-                async with gate:
-                    answer = await client.post(
-                        request.path, content=request.body, headers=request.headers
-                    )
-                answer.raise_for_status()
-                return str(answer.json()["review_id"])
-
-            started = time.monotonic()
-            expected = set(await asyncio.gather(*(notify(n) for n in range(PACED_REVIEWS))))
+        started = time.monotonic()
+        requests = [notification_request(f"paced-{n}") for n in range(PACED_REVIEWS)]
+        expected = set(await notify_all(bot, requests))
 
         def posted() -> list[str]:
             return [review_id_of(m) for c in channels for m in review_messages(fakes.slack, c)]

@@ -116,8 +116,9 @@ class Fakes:
     async def _amp_clock(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         arrived = time.monotonic()
         if request.path == "/resume":
-            body = json.loads(await request.read())
-            self.resumes.setdefault(str(body.get("execution_id")), arrived)
+            with contextlib.suppress(ValueError, AttributeError):
+                body = json.loads(await request.read())
+                self.resumes.setdefault(str(body.get("execution_id")), arrived)
         return await handler(request)
 
 
@@ -125,6 +126,7 @@ class Presigner(SlackRequests):
     """Builds and signs the requests Slack would send, and keeps them instead of sending them."""
 
     def __init__(self, slack: FakeSlack) -> None:
+        # Nothing is sent to this URL; each request is kept for the load generator instead.
         super().__init__("http://127.0.0.1/slack/events", SIGNING_SECRET, slack=slack)
         self.kept: list[Request] = []
 
@@ -153,7 +155,7 @@ def notification(execution_id: str) -> dict[str, Any]:
 
 
 def notification_request(execution_id: str) -> Request:
-    """A notification for an execution the bot has not heard of, with the shared token."""
+    """A notification of one execution, sent with the shared webhook token."""
     headers = {"Authorization": f"Bearer {WEBHOOK_TOKEN}", "Content-Type": "application/json"}
     return Request("/amp/human-input", json.dumps(notification(execution_id)).encode(), headers)
 
