@@ -101,7 +101,9 @@ def markdown(rows: Sequence[Row], seconds: float, command: str) -> str:
             part
             for part in (
                 f"Not met: {'; '.join(missed)}." if missed else "",
-                f"Not measured: {'; '.join(unmeasured)}." if unmeasured else "",
+                f"Not measured, because this build does not answer them: {'; '.join(unmeasured)}."
+                if unmeasured
+                else "",
             )
             if part
         )
