@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -51,6 +52,7 @@ SOCKET_MODE = web.AppKey[SocketMode | None]("socket_mode")
 LISTENER_GRACE = 2.0
 WORKER_GRACE = 3.0
 SOCKET_GRACE = 1.0
+SLACK_TIMEOUT = 30.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -116,6 +118,8 @@ async def lifespan(app: web.Application) -> AsyncIterator[None]:
     await services.inflight.drain(LISTENER_GRACE)
     await services.outbox.stop(WORKER_GRACE)
     await services.crewai.aclose()
+    if services.slack.session is not None:
+        await services.slack.session.close()
     await services.store.close()
     logger.info("Bot stopped")
 
@@ -130,8 +134,12 @@ async def open_services(settings: Settings, metrics: Metrics | None = None) -> S
         timeout=settings.crewai_timeout,
         metrics=metrics,
     )
+    # One session for every Web API call keeps connections alive; without it, each call
+    # opens and closes a connection of its own.
     slack = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        session=aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT)),
     )
     deadlines = Deadlines(resume=settings.bot_resume_deadline, slack=settings.bot_slack_deadline)
     reviews = ReviewService(store, deadlines=deadlines, authorizer=_authorizer(settings, slack))

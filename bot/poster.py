@@ -8,6 +8,7 @@ backoff, and an error that retrying cannot mend is reported and not retried.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -124,9 +125,9 @@ class Poster:
         await self._store.set_message(review.id, channel=channel, ts=ts, thread_ts=thread_ts or ts)
         posted = await self._store.review(review.id)
         assert posted is not None
-        shown = (review.state, review.delivery, review.resume_attempts)
-        changed = (posted.state, posted.delivery, posted.resume_attempts) != shown
-        return self._service.update_job(posted) if changed else ()
+        if _changed_while_posting(review, posted):
+            return self._service.update_job(posted)
+        return ()
 
     async def _posted_before(
         self, review_id: str, channel: str, thread_ts: str | None
@@ -262,6 +263,18 @@ def _review_of(message: dict[str, Any]) -> str | None:
         return None
     review_id = (metadata.get("event_payload") or {}).get("review_id")
     return str(review_id) if review_id else None
+
+
+def _changed_while_posting(before: Review, after: Review) -> bool:
+    """Whether a review changed (a decision, a delivery) other than by being posted."""
+    posted = dataclasses.replace(
+        after,
+        channel=before.channel,
+        message_ts=before.message_ts,
+        thread_ts=before.thread_ts,
+        updated_at=before.updated_at,
+    )
+    return posted != before
 
 
 class _TooBig(Exception):

@@ -133,6 +133,11 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX slack_events_seen ON slack_events(seen_at);
     """,
+    # The outbox asks for the earliest ready job after every change; without this index the
+    # answer costs a scan of the whole queue.
+    """
+    CREATE INDEX jobs_due ON jobs(state, run_at);
+    """,
 )
 
 
@@ -273,6 +278,15 @@ class Store:
                 raise
             await self._db.execute("COMMIT")
 
+    @asynccontextmanager
+    async def _statement(self) -> AsyncIterator[aiosqlite.Connection]:
+        """For a change that is one statement: atomic by itself, so BEGIN and COMMIT are spared.
+
+        It still waits for the lock, so that it never joins another coroutine's transaction.
+        """
+        async with self._lock:
+            yield self._db
+
     async def _migrate(self) -> None:
         async with self._transaction() as db:
             await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -320,7 +334,7 @@ class Store:
         now = time.time()
         ref = ref or new_id(12)
         webhooks = webhooks or WebhookUrls()
-        async with self._transaction() as db:
+        async with self._statement() as db:
             await db.execute(
                 "INSERT INTO executions (ref, execution_id, channel, secret, url_secret,"
                 " task_webhook_url, step_webhook_url, crew_webhook_url, source, state,"
@@ -422,7 +436,7 @@ class Store:
         return True
 
     async def add_event(self, ref: str, kind: str, payload: dict[str, Any]) -> None:
-        async with self._transaction() as db:
+        async with self._statement() as db:
             await db.execute(
                 "INSERT INTO events (execution_ref, kind, payload, created_at) VALUES (?, ?, ?, ?)",
                 (ref, kind, dumps(payload), time.time()),
@@ -461,12 +475,14 @@ class Store:
             ):
                 return Added(_review(latest), created=False)
             review_id = new_id()
-            first = await _one(
-                db,
-                "SELECT message_ts FROM reviews WHERE execution_ref = ? AND task_id = ?"
-                " ORDER BY attempt LIMIT 1",
-                (new.execution_ref, new.task_id),
-            )
+            first = None
+            if latest is not None:
+                first = await _one(
+                    db,
+                    "SELECT message_ts FROM reviews WHERE execution_ref = ? AND task_id = ?"
+                    " ORDER BY attempt LIMIT 1",
+                    (new.execution_ref, new.task_id),
+                )
             await db.execute(
                 "INSERT INTO reviews (id, execution_ref, task_id, attempt, task_name, output,"
                 " output_hash, payload, state, delivery, thread_ts, created_at, updated_at)"
@@ -896,12 +912,19 @@ class Store:
         Jobs of one lane run one at a time, in the order they were enqueued.
         """
         busy = list(busy_lanes)
-        exclude = f" AND lane NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+        exclude = f" AND lanes.lane NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+        # The lanes are walked one index seek at a time, so a long queue in one lane costs
+        # no more than a short one; a GROUP BY would read every ready job.
         rows = await _all(
             self._db,
-            "SELECT * FROM jobs WHERE id IN (SELECT MIN(id) FROM jobs WHERE state = 'ready'"
-            f"{exclude} GROUP BY lane) AND run_at <= ? ORDER BY run_at, id LIMIT ?",
-            (*busy, now, limit),
+            "WITH RECURSIVE lanes(lane) AS ("
+            " SELECT (SELECT lane FROM jobs WHERE state = 'ready' ORDER BY lane LIMIT 1)"
+            " UNION ALL SELECT (SELECT lane FROM jobs WHERE state = 'ready' AND lane > lanes.lane"
+            " ORDER BY lane LIMIT 1) FROM lanes WHERE lanes.lane IS NOT NULL)"
+            " SELECT jobs.* FROM lanes JOIN jobs ON jobs.id = (SELECT id FROM jobs"
+            " WHERE state = 'ready' AND lane = lanes.lane ORDER BY id LIMIT 1)"
+            f" WHERE jobs.run_at <= ?{exclude} ORDER BY jobs.run_at, jobs.id LIMIT ?",
+            (now, *busy, limit),
         )
         return [_job(row) for row in rows]
 
@@ -910,7 +933,7 @@ class Store:
         return float(row["t"]) if row and row["t"] is not None else None
 
     async def start_job(self, job_id: int) -> None:
-        async with self._transaction() as db:
+        async with self._statement() as db:
             await db.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = ?"
                 " WHERE id = ?",
@@ -918,15 +941,16 @@ class Store:
             )
 
     async def finish_job(self, job_id: int, jobs: Iterable[JobSpec] = ()) -> None:
-        async with self._transaction() as db:
+        follow_ups = list(jobs)
+        async with self._transaction() if follow_ups else self._statement() as db:
             await db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-            await self._enqueue_all(db, jobs)
+            await self._enqueue_all(db, follow_ups)
 
     async def retry_job(
         self, job_id: int, *, run_at: float, error: str, payload: dict[str, Any] | None = None
     ) -> None:
         """Make a job ready again at `run_at`, replacing its payload where one is given."""
-        async with self._transaction() as db:
+        async with self._statement() as db:
             await db.execute(
                 "UPDATE jobs SET state = 'ready', run_at = ?, last_error = ?, updated_at = ?,"
                 " payload = COALESCE(?, payload) WHERE id = ?",
@@ -992,17 +1016,16 @@ def _statements(script: str) -> list[str]:
     return [statement.strip() for statement in script.split(";") if statement.strip()]
 
 
+# Each call is one trip to the database thread: a cursor's execute, fetch and close are three.
 async def _one(
     db: aiosqlite.Connection, query: str, args: Sequence[Any] = ()
 ) -> sqlite3.Row | None:
-    async with db.execute(query, args) as cursor:
-        row: sqlite3.Row | None = await cursor.fetchone()
-        return row
+    rows = list(await db.execute_fetchall(query, args))
+    return rows[0] if rows else None
 
 
 async def _all(db: aiosqlite.Connection, query: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-    async with db.execute(query, args) as cursor:
-        return list(await cursor.fetchall())
+    return list(await db.execute_fetchall(query, args))
 
 
 async def _decision(db: aiosqlite.Connection, decision_id: int | None) -> Decision | None:

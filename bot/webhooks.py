@@ -64,7 +64,9 @@ async def human_input(request: web.Request) -> web.Response:
         if execution is not None and not (by_shared_token or http.matches(token, execution.secret)):
             return http.unauthorized("Wrong or missing credentials for this execution.")
     if execution is None:
-        execution = await _register_unknown(services, notification.execution_id)
+        execution = await _register_unknown(
+            services, notification.execution_id, notification.crew_name
+        )
     execution = await _learn_ids(
         services, execution, notification.execution_id, notification.crew_name
     )
@@ -100,7 +102,9 @@ async def legacy_webhook(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def _register_unknown(services: Services, execution_id: str) -> Execution:
+async def _register_unknown(
+    services: Services, execution_id: str, crew_name: str | None
+) -> Execution:
     """An execution the bot never heard of, sent with the shared token: the default channel."""
     logger.warning(
         "Notification for unregistered execution %s; posting to the default channel",
@@ -108,7 +112,11 @@ async def _register_unknown(services: Services, execution_id: str) -> Execution:
     )
     channel = services.settings.slack_review_channel
     return await services.store.create_execution(
-        channel=channel, source="webhook", execution_id=execution_id, state="running"
+        channel=channel,
+        source="webhook",
+        execution_id=execution_id,
+        state="running",
+        crew_name=crew_name,
     )
 
 
@@ -116,7 +124,8 @@ async def _learn_ids(
     services: Services, execution: Execution, execution_id: str, crew_name: str | None
 ) -> Execution:
     """Fill in AMP's id (a notification may come before the kickoff answer) and the crew name."""
-    if execution.execution_id is None:
+    id_was_unknown = execution.execution_id is None
+    if id_was_unknown:
         if not await services.store.claim_execution_id(execution.ref, execution_id):
             logger.warning("Execution id %s is claimed by another execution", execution_id)
     elif execution.execution_id != execution_id:
@@ -126,7 +135,9 @@ async def _learn_ids(
             execution_id,
         )
     if crew_name and not execution.crew_name:
-        await services.store.update_execution(execution.ref, crew_name=crew_name)
+        return await services.store.update_execution(execution.ref, crew_name=crew_name)
+    if not id_was_unknown:
+        return execution
     found = await services.store.execution(execution.ref)
     assert found is not None
     return found

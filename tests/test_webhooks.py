@@ -165,3 +165,19 @@ async def test_errors_of_the_server_itself_are_json(bot: Bot) -> None:
     assert too_big.status_code == 413 and too_big.json()["error"] == "request_entity_too_large"
     missing = await bot.http.get(bot.url + "/nowhere")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("registered", [False, True])
+async def test_the_crew_name_of_a_notification_shows_in_the_review(
+    bot: Bot, slack: FakeSlack, registered: bool
+) -> None:
+    if registered:
+        answer = await bot.api("/api/executions", {"execution_id": "ex-crew"})
+        assert answer.status_code == 201, answer.text
+    payload = {"execution_id": "ex-crew", "task_id": "t1", "output": "o", "crew_name": "Writers"}
+    assert (await bot.notify(payload)).status_code == 200
+
+    message = await nth_review(slack, 1)
+    assert "*Crew:* Writers" in text_of(message)
+    execution = await bot.store.execution_by_id("ex-crew")
+    assert execution is not None and execution.crew_name == "Writers"
