@@ -117,11 +117,13 @@ class ReviewService:
         review = added.review
         if added.created:
             logger.info(
-                "Review %s opened: execution_id=%s task_id=%s attempt=%d",
+                "Review %s opened: execution_id=%s task_id=%s attempt=%d channel=%s source=%s",
                 review.id,
                 execution.label,
                 review.task_id,
                 review.attempt,
+                channel,
+                execution.source,
             )
         else:
             logger.info(

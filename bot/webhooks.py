@@ -106,10 +106,6 @@ async def _register_unknown(
     services: Services, execution_id: str, crew_name: str | None
 ) -> Execution:
     """An execution the bot never heard of, sent with the shared token: the default channel."""
-    logger.warning(
-        "Notification for unregistered execution %s; posting to the default channel",
-        execution_id,
-    )
     channel = services.settings.slack_review_channel
     return await services.store.create_execution(
         channel=channel,
