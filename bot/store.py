@@ -12,11 +12,11 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -25,6 +25,8 @@ from bot.records import Decision, Execution, Job, Review, WebhookUrls, dumps
 from bot.states import DecisionKind, Delivery, ReviewState
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MIGRATIONS: Sequence[str] = (
     """
@@ -287,6 +289,18 @@ class Store:
         async with self._lock:
             yield self._db
 
+    async def _in_one_trip(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` as one transaction in a single trip to the database's thread.
+
+        Each awaited statement is a hand-off to that thread and back; a transaction on the
+        path of every notification is run whole instead.
+        """
+        async with self._lock:
+            # NOTE: aiosqlite has no public way to run a function on its thread.
+            connection = self._db._conn
+            result: T = await self._db._execute(_atomically, connection, work)  # type: ignore[no-untyped-call]
+        return result
+
     async def _migrate(self) -> None:
         async with self._transaction() as db:
             await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -334,33 +348,40 @@ class Store:
         now = time.time()
         ref = ref or new_id(12)
         webhooks = webhooks or WebhookUrls()
-        async with self._statement() as db:
-            await db.execute(
+        values = (
+            ref,
+            execution_id,
+            channel,
+            secret or new_id(32),
+            url_secret or new_id(32),
+            webhooks.task,
+            webhooks.step,
+            webhooks.crew,
+            source,
+            state,
+            crew_name,
+            started_by,
+            dumps(inputs or {}),
+            now,
+        )
+
+        def insert(db: sqlite3.Connection) -> sqlite3.Row:
+            db.execute(
                 "INSERT INTO executions (ref, execution_id, channel, secret, url_secret,"
                 " task_webhook_url, step_webhook_url, crew_webhook_url, source, state,"
                 " crew_name, started_by, inputs, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (execution_id) DO NOTHING",
-                (
-                    ref,
-                    execution_id,
-                    channel,
-                    secret or new_id(32),
-                    url_secret or new_id(32),
-                    webhooks.task,
-                    webhooks.step,
-                    webhooks.crew,
-                    source,
-                    state,
-                    crew_name,
-                    started_by,
-                    dumps(inputs or {}),
-                    now,
-                ),
+                values,
             )
-        found = await (self.execution_by_id(execution_id) if execution_id else self.execution(ref))
-        assert found is not None
-        return found
+            if execution_id:
+                query, key = "SELECT * FROM executions WHERE execution_id = ?", execution_id
+            else:
+                query, key = "SELECT * FROM executions WHERE ref = ?", ref
+            row: sqlite3.Row = db.execute(query, (key,)).fetchone()
+            return row
+
+        return _execution(await self._in_one_trip(insert))
 
     async def execution(self, ref: str) -> Execution | None:
         row = await _one(self._db, "SELECT * FROM executions WHERE ref = ?", (ref,))
@@ -461,29 +482,29 @@ class Store:
         only sends a new attempt) after a resume reached it.
         """
         now = time.time()
-        async with self._transaction() as db:
-            latest = await _one(
-                db,
+        specs = list(jobs)
+
+        def add(db: sqlite3.Connection) -> tuple[sqlite3.Row, bool, bool]:
+            latest = db.execute(
                 "SELECT * FROM reviews WHERE execution_ref = ? AND task_id = ?"
                 " ORDER BY attempt DESC LIMIT 1",
                 (new.execution_ref, new.task_id),
-            )
+            ).fetchone()
             if (
                 latest is not None
                 and latest["output_hash"] == new.output_hash
                 and latest["delivery"] != Delivery.DELIVERED
             ):
-                return Added(_review(latest), created=False)
+                return latest, False, False
             review_id = new_id()
             first = None
             if latest is not None:
-                first = await _one(
-                    db,
+                first = db.execute(
                     "SELECT message_ts FROM reviews WHERE execution_ref = ? AND task_id = ?"
                     " ORDER BY attempt LIMIT 1",
                     (new.execution_ref, new.task_id),
-                )
-            await db.execute(
+                ).fetchone()
+            db.execute(
                 "INSERT INTO reviews (id, execution_ref, task_id, attempt, task_name, output,"
                 " output_hash, payload, state, delivery, thread_ts, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -503,15 +524,19 @@ class Store:
                     now,
                 ),
             )
-            await db.execute(
+            db.execute(
                 "UPDATE executions SET state = 'pending_review' WHERE ref = ?"
                 " AND finished_at IS NULL",
                 (new.execution_ref,),
             )
-            await self._enqueue_all(db, [_keyed(spec, review_id) for spec in jobs])
-            row = await _one(db, "SELECT * FROM reviews WHERE id = ?", (review_id,))
-        assert row is not None
-        return Added(_review(row), created=True)
+            enqueued = _insert_jobs(db, [_keyed(spec, review_id) for spec in specs])
+            row = db.execute("SELECT * FROM reviews WHERE id = ?", (review_id,)).fetchone()
+            return row, True, enqueued
+
+        row, created, enqueued = await self._in_one_trip(add)
+        if enqueued:
+            self._jobs_enqueued()
+        return Added(_review(row), created=created)
 
     async def review(self, review_id: str) -> Review | None:
         row = await _one(self._db, "SELECT * FROM reviews WHERE id = ?", (review_id,))
@@ -875,36 +900,16 @@ class Store:
             await self._enqueue_all(db, jobs)
 
     async def _enqueue_all(self, db: aiosqlite.Connection, jobs: Iterable[JobSpec]) -> None:
-        now = time.time()
-        added = False
-        for spec in jobs:
-            if spec.coalesce:
-                waiting = await _one(
-                    db,
-                    "SELECT 1 FROM jobs WHERE kind = ? AND key = ? AND state = 'ready'"
-                    " AND attempts = 0",
-                    (spec.kind, spec.key),
-                )
-                if waiting is not None:
-                    continue
-            await db.execute(
-                "INSERT INTO jobs (kind, key, lane, payload, state, run_at, deadline,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, 'ready', ?, ?, ?, ?)",
-                (
-                    spec.kind,
-                    spec.key,
-                    spec.lane,
-                    dumps(spec.payload or {}),
-                    now,
-                    spec.deadline,
-                    now,
-                    now,
-                ),
-            )
-            added = True
+        specs = list(jobs)
+        if not specs:
+            return
+        added: bool = await db._execute(_insert_jobs, db._conn, specs)  # type: ignore[no-untyped-call]
         if added:
-            for event in self._listeners:
-                event.set()
+            self._jobs_enqueued()
+
+    def _jobs_enqueued(self) -> None:
+        for event in self._listeners:
+            event.set()
 
     async def due_jobs(self, now: float, *, busy_lanes: Iterable[str], limit: int) -> list[Job]:
         """The oldest ready job of each lane that is not busy, if its time has come.
@@ -1001,6 +1006,49 @@ class Store:
                 (event_id, now),
             )
             return cursor.rowcount == 1
+
+
+def _atomically(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` as one transaction, on the database's thread."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return result
+
+
+def _insert_jobs(db: sqlite3.Connection, jobs: Iterable[JobSpec]) -> bool:
+    """Insert outbox jobs, leaving out a coalescing one that already waits; whether any was."""
+    now = time.time()
+    added = False
+    for spec in jobs:
+        if spec.coalesce:
+            waiting = db.execute(
+                "SELECT 1 FROM jobs WHERE kind = ? AND key = ? AND state = 'ready'"
+                " AND attempts = 0",
+                (spec.kind, spec.key),
+            ).fetchone()
+            if waiting is not None:
+                continue
+        db.execute(
+            "INSERT INTO jobs (kind, key, lane, payload, state, run_at, deadline,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, 'ready', ?, ?, ?, ?)",
+            (
+                spec.kind,
+                spec.key,
+                spec.lane,
+                dumps(spec.payload or {}),
+                now,
+                spec.deadline,
+                now,
+                now,
+            ),
+        )
+        added = True
+    return added
 
 
 def _keyed(spec: JobSpec, review_id: str) -> JobSpec:
