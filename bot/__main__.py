@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from bot import logs
 from bot.settings import SettingsError, load_settings
+from bot.store import StoreError
 
 logger = logging.getLogger("bot")
 
@@ -104,6 +106,9 @@ def serve() -> int:
             print=lambda text: None,
             access_log=None,
         )
+    except (StoreError, sqlite3.Error) as exc:
+        print(f"bot: cannot open BOT_DATABASE {settings.bot_database}: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
             f"bot: cannot listen on {settings.bot_host}:{settings.bot_port}: {exc.strerror}",

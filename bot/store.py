@@ -143,6 +143,14 @@ MIGRATIONS: Sequence[str] = (
 )
 
 
+class StoreError(Exception):
+    """The database cannot be opened or used; the message says why."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer bot, whose schema this one does not know."""
+
+
 def new_id(nbytes: int = 9) -> str:
     """An unguessable, URL-safe identifier."""
     return secrets.token_urlsafe(nbytes)
@@ -244,10 +252,13 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
-        """Open (creating or migrating) the database at `path`."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path), isolation_level=None)
+        """Open (creating or migrating) the database at `path`; `StoreError` if it cannot."""
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(str(path), isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(str(exc)) from None
         db.row_factory = sqlite3.Row
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
@@ -307,7 +318,7 @@ class Store:
             row = await _one(db, "SELECT version FROM schema_version")
             version = row["version"] if row else 0
             if version > len(MIGRATIONS):
-                raise RuntimeError(
+                raise SchemaTooNew(
                     f"the database has schema version {version}, newer than this bot "
                     f"({len(MIGRATIONS)}); upgrade the bot"
                 )

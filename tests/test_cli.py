@@ -99,6 +99,25 @@ def test_missing_and_malformed_settings_stop_the_start_with_one_line(tmp_path: P
     assert "Traceback" not in done.stderr
 
 
+def test_a_database_that_cannot_be_opened_stops_the_start_with_one_line(
+    tmp_path: Path, port: int
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    env = full_env(tmp_path, port)
+    env["BOT_DATABASE"] = str(tmp_path / "a-file" / "bot.db")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("bot: cannot open BOT_DATABASE")
+    assert "Traceback" not in done.stderr
+
+
 def test_settings_are_read_from_a_dotenv_file(tmp_path: Path, port: int) -> None:
     env = full_env(tmp_path, port)
     (tmp_path / ".env").write_text(f"SLACK_REVIEW_CHANNEL={env.pop('SLACK_REVIEW_CHANNEL')}\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.states import DecisionKind, Delivery, ReviewState
-from bot.store import MIGRATIONS, NewReview, Store
+from bot.store import MIGRATIONS, NewReview, SchemaTooNew, Store
 
 
 async def open_with_review(path: Path) -> tuple[Store, str]:
@@ -44,7 +44,7 @@ async def test_a_database_from_a_newer_bot_is_refused(tmp_path: Path) -> None:
     await store.close()
     with sqlite3.connect(tmp_path / "bot.db") as db:
         db.execute("UPDATE schema_version SET version = 999")
-    with pytest.raises(RuntimeError, match="newer than this bot"):
+    with pytest.raises(SchemaTooNew, match="newer than this bot"):
         await Store.open(tmp_path / "bot.db")
 
 
