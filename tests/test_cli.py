@@ -69,18 +69,18 @@ def port() -> Iterator[int]:
     yield number
 
 
+def start_and_exit(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `python -m bot` that is expected to stop at its start, and what it printed."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot"], env=env, cwd=cwd, capture_output=True, text=True, timeout=30
+    )
+
+
 def test_missing_and_malformed_settings_stop_the_start_with_one_line(tmp_path: Path) -> None:
     env = clean_env(
         SLACK_BOT_TOKEN="not-a-bot-token", CREWAI_URL="crew.example.com", BOT_PORT="70000"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "bot"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = start_and_exit(env, tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -105,14 +105,7 @@ def test_a_database_that_cannot_be_opened_stops_the_start_with_one_line(
     (tmp_path / "a-file").write_text("not a folder")
     env = full_env(tmp_path, port)
     env["BOT_DATABASE"] = str(tmp_path / "a-file" / "bot.db")
-    done = subprocess.run(
-        [sys.executable, "-m", "bot"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = start_and_exit(env, tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("bot: cannot open BOT_DATABASE")
     assert "Traceback" not in done.stderr
