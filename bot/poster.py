@@ -89,7 +89,7 @@ class Poster:
         budget = blocks.COMPACT_BUDGET if job.payload.get("compact") else blocks.OUTPUT_BUDGET
         message = blocks.review_message(review, execution, decision, budget=budget)
         try:
-            answer = await self._call(
+            answer = await self.call(
                 "chat_postMessage",
                 channel=channel,
                 thread_ts=thread_ts,
@@ -143,7 +143,7 @@ class Poster:
         cursor = None
         for _ in range(_SEARCH_PAGES):
             try:
-                answer = await self._call(
+                answer = await self.call(
                     method,
                     channel=channel,
                     include_all_metadata=True,
@@ -178,7 +178,7 @@ class Poster:
         for budget in (blocks.OUTPUT_BUDGET, blocks.COMPACT_BUDGET):
             message = blocks.review_message(review, execution, decision, budget=budget)
             try:
-                await self._call(
+                await self.call(
                     "chat_update",
                     channel=review.channel,
                     ts=review.message_ts,
@@ -198,7 +198,7 @@ class Poster:
         message = blocks.result_message(
             execution, execution.result or "", failed=execution.state == "failed"
         )
-        await self._call(
+        await self.call(
             "chat_postMessage",
             channel=execution.channel,
             thread_ts=execution.thread_ts,
@@ -215,7 +215,7 @@ class Poster:
         # Jobs of a lane run in order, so the review's own post has run (or failed) by now.
         if review is not None and review.message_ts is not None and review.channel is not None:
             channel, thread_ts = review.channel, review.thread_ts or review.message_ts
-        await self._call(
+        await self.call(
             "chat_postMessage",
             channel=channel,
             thread_ts=thread_ts,
@@ -237,10 +237,6 @@ class Poster:
         )
 
     async def call(self, method: str, **kwargs: Any) -> dict[str, Any]:
-        """One Web API call for a job, its failure told as `Retry` or `GiveUpNow`."""
-        return await self._call(method, **kwargs)
-
-    async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         """One Web API call, counted in the metrics; Slack's errors become Retry or GiveUpNow."""
         api_method = method.replace("_", ".")
         try:

@@ -571,19 +571,6 @@ class Store:
         )
         return [_review(row) for row in rows]
 
-    async def pending_reviews(self, *, limit: int = 50, offset: int = 0) -> list[Review]:
-        """Pending reviews, oldest first, one page at a time."""
-        rows = await _all(
-            self._db,
-            "SELECT * FROM reviews WHERE state = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
-            (ReviewState.PENDING, limit, offset),
-        )
-        return [_review(row) for row in rows]
-
-    async def count_reviews(self, state: ReviewState) -> int:
-        row = await _one(self._db, "SELECT COUNT(*) AS n FROM reviews WHERE state = ?", (state,))
-        return int(row["n"]) if row else 0
-
     async def counts(self) -> StoreCounts:
         """Reviews by state and by delivery, decisions by kind and outcome, jobs by state."""
         reviews = await _all(self._db, "SELECT state, COUNT(*) AS n FROM reviews GROUP BY state")

@@ -37,7 +37,8 @@ async def test_a_decision_taken_while_the_post_is_under_way_shows_in_the_message
     slack.hang_next("chat.postMessage", seconds=1.0)
     await kickoff(bot)
     await slack.wait_for(lambda: len(slack.calls_to("chat.postMessage")) == 1)
-    [review] = await bot.store.pending_reviews()
+    [listed] = await bot.store.open_reviews(limit=10)
+    review = listed.review
 
     outcome = await bot.services.reviews.decide(
         review.id, DecisionKind.APPROVE, reviewer=REVIEWER, source="test"
